@@ -43,6 +43,7 @@ asl: $(STAMP)
 	$(PY) statemachine/build.py
 
 bench: $(STAMP)
+	$(PY) bench/data_generate.py
 	$(PY) bench/model_quality.py
 	$(PY) bench/local_run.py
 

@@ -10,7 +10,11 @@ from pathlib import Path
 def _data_generate(args: argparse.Namespace) -> int:
     from stepwise.data import generate_dataset
 
-    paths = generate_dataset(rows=args.rows, seed=args.seed, out_dir=args.out)
+    try:
+        paths = generate_dataset(rows=args.rows, seed=args.seed, out_dir=args.out)
+    except (ValueError, TypeError, NotADirectoryError) as error:
+        print(f"stepwise: error: {error}", file=sys.stderr)
+        return 2
     for path in paths:
         print(path)
     return 0
