@@ -1,0 +1,155 @@
+"""register_model: one package per execution, with its metrics, lineage and approval status."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import boto3
+import pytest
+from functions_support import FakeContext, layer, load_app, mocked_aws, sample_event
+
+app = load_app("register_model")
+GROUP = "stepwise-fraud-detection"
+RUN = "s3://stepwise-data-123456789012/runs/7b1f5c2e-3f4a-4d8e-9c61-2a5b8f0e9d13"
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch):
+    with mocked_aws(monkeypatch):
+        yield
+
+
+def event(**changes) -> dict:
+    """The sample event, with its start time moved to now (the registry search is bounded by it)."""
+    started = datetime.now(UTC) - timedelta(minutes=5)
+    return {**sample_event("register_model"), "executionStartTime": started.isoformat(), **changes}
+
+
+def packages() -> list[dict]:
+    sagemaker = boto3.client("sagemaker")
+    summaries = sagemaker.list_model_packages(ModelPackageGroupName=GROUP)["ModelPackageSummaryList"]
+    return [sagemaker.describe_model_package(ModelPackageName=s["ModelPackageArn"]) for s in summaries]
+
+
+def test_registers_the_model_with_its_metrics_and_lineage(aws):
+    result = app.lambda_handler(event(), FakeContext("register_model"))
+
+    assert result["created"] is True
+    assert (result["modelPackageVersion"], result["approvalStatus"]) == (1, "Approved")
+    [package] = packages()
+    assert package["ModelPackageArn"] == result["modelPackageArn"]
+    assert package["ModelApprovalStatus"] == "Approved"
+    specification = package["InferenceSpecification"]
+    assert specification["Containers"] == [
+        {
+            "Image": "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1",
+            "ModelDataUrl": f"{RUN}/train/7b1f5c2e-3f4a-4d8e-9c61-2a5b8f0e9d13-train-0/output/model.tar.gz",
+        }
+    ]
+    assert (
+        specification["SupportedContentTypes"] == specification["SupportedResponseMIMETypes"] == ["text/csv"]
+    )
+    assert specification["SupportedRealtimeInferenceInstanceTypes"] == ["ml.m5.large", "ml.m5.xlarge"]
+    metrics = package["ModelMetrics"]
+    assert metrics["ModelQuality"]["Statistics"] == {
+        "ContentType": "application/json",
+        "S3Uri": f"{RUN}/evaluation/evaluation.json",
+    }
+    assert metrics["Bias"]["Report"]["S3Uri"] == f"{RUN}/clarify/bias/analysis.json"
+    assert metrics["Explainability"]["Report"]["S3Uri"] == f"{RUN}/clarify/explainability/analysis.json"
+    assert package["CustomerMetadataProperties"] == {
+        "executionArn": sample_event("register_model")["executionArn"],
+        "executionName": "7b1f5c2e-3f4a-4d8e-9c61-2a5b8f0e9d13",
+        "datasetUri": "s3://stepwise-data-123456789012/raw/2026-11-28/",
+        "datasetId": "2026-11-28",
+        "claimsVersion": "3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY",
+        "customersVersion": "UIORUnfndfiufdisojhr398493jfdkjFJ",
+        "testDataUri": f"{RUN}/preprocess/test/test.csv",
+        "schemaUri": f"{RUN}/preprocess/schema/schema.json",
+        "metricName": "auc",
+        "metricValue": "0.8412",
+    }
+    json.dumps(result)
+
+
+def test_a_retry_of_the_same_execution_registers_nothing_twice(aws):
+    first = app.lambda_handler(event(), FakeContext("register_model"))
+    again = app.lambda_handler(event(), FakeContext("register_model"))
+
+    assert len(packages()) == 1
+    assert again == {**first, "created": False}
+
+
+def test_the_search_for_this_executions_package_also_works_unbounded(aws):
+    first = app.lambda_handler(event(executionStartTime=None), FakeContext("register_model"))
+    again = app.lambda_handler(event(executionStartTime=None), FakeContext("register_model"))
+
+    assert (again["modelPackageArn"], again["created"], len(packages())) == (
+        first["modelPackageArn"],
+        False,
+        1,
+    )
+
+
+def test_another_execution_registers_the_next_version(aws):
+    app.lambda_handler(event(), FakeContext("register_model"))
+    other_arn = "arn:aws:states:us-east-1:123456789012:execution:stepwise-pipeline:second-run"
+
+    result = app.lambda_handler(
+        event(executionArn=other_arn, executionName="second-run"), FakeContext("register_model")
+    )
+
+    assert (result["created"], result["modelPackageVersion"]) == (True, 2)
+    assert sorted(p["CustomerMetadataProperties"]["executionName"] for p in packages()) == [
+        "7b1f5c2e-3f4a-4d8e-9c61-2a5b8f0e9d13",
+        "second-run",
+    ]
+
+
+def test_pending_manual_approval(aws):
+    result = app.lambda_handler(event(approvalStatus="PendingManualApproval"), FakeContext("register_model"))
+
+    assert result["approvalStatus"] == "PendingManualApproval"
+    assert [p["ModelApprovalStatus"] for p in packages()] == ["PendingManualApproval"]
+
+
+def test_approval_status_from_the_environment(aws, monkeypatch):
+    monkeypatch.setenv("MODEL_APPROVAL_STATUS", "PendingManualApproval")
+    without_status = {key: value for key, value in event().items() if key != "approvalStatus"}
+
+    assert app.lambda_handler(without_status, FakeContext("register_model"))["approvalStatus"] == (
+        "PendingManualApproval"
+    )
+
+
+def test_the_client_token_is_stable_per_execution():
+    request = app.RegisterModelEvent.model_validate(event())
+    other = app.RegisterModelEvent.model_validate(event(executionArn="arn:aws:states:::execution:x:other"))
+
+    token = app.package_request(request)["ClientToken"]
+
+    assert token == app.package_request(request)["ClientToken"]
+    assert token != app.package_request(other)["ClientToken"]
+    assert len(token) <= 36
+
+
+def test_other_approval_statuses_are_rejected(aws):
+    with pytest.raises(
+        layer("events").InvalidEventError, match="field 'approvalStatus'.*'PendingManualApproval'"
+    ):
+        app.lambda_handler(event(approvalStatus="Rejected"), FakeContext("register_model"))
+    assert packages() == []
+
+
+def test_missing_and_malformed_fields_are_named(aws):
+    broken = event(modelDataUrl="model.tar.gz", gate={"value": 0.8})
+    del broken["executionArn"]
+
+    with pytest.raises(layer("events").InvalidEventError) as error:
+        app.lambda_handler(broken, FakeContext("register_model"))
+
+    message = str(error.value)
+    assert "field 'modelDataUrl': String should match pattern" in message
+    assert "field 'executionArn': Field required" in message
+    assert "field 'gate.metric': Field required" in message
