@@ -1,0 +1,282 @@
+"""The serving side of SageMaker's built-in XGBoost container (algorithm mode), run as a local process.
+
+    python -m stepwise.containers.xgboost_serving --model-dir DIR --port P [--host 127.0.0.1]
+
+DIR is what SageMaker extracts model.tar.gz into (the container's /opt/ml/model): it holds the file
+`xgboost-model`, saved by the training container with `Booster.save_model`. The server loads it
+before it listens, then answers, as the real container does:
+
+- `GET /ping`: 200 once the model is loaded;
+- `POST /invocations`: `text/csv` in (rows of features, no header, no label), one prediction per row
+  out, encoded as the algorithm-mode container's handler does (sagemaker-xgboost-container,
+  handler_service.default_output_fn): `Accept: text/csv` (the default) gives the values joined by
+  commas on one line (one per line when SAGEMAKER_BATCH is set, as in batch transform);
+  `Accept: application/json` gives a JSON list `[p1, p2, ...]` (sagemaker_inference's encoder).
+  Clients that accept both commas and newlines read both the same, here and on AWS.
+
+A payload the model cannot score gets a 4xx with a message that says what to fix: 400 for an empty
+body, a non-numeric value or the wrong number of features (expected vs got), 415 for a content type
+other than text/csv, 406 for an Accept type it cannot produce. (The real container answers an empty
+body with 204 and a non-numeric row with 415; here each says what to fix.) If the model cannot be
+loaded the process prints why and exits with status 1, so an endpoint fails to start as on SageMaker.
+
+The real container also reads libsvm and recordio-protobuf; Stepwise sends CSV only, so this server
+says so (415) rather than guessing. It binds to loopback only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import sys
+import threading
+import time
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import numpy as np
+import xgboost as xgb
+
+MODEL_FILE = "xgboost-model"
+CSV = "text/csv"
+JSON = "application/json"
+BATCH_ENV = "SAGEMAKER_BATCH"  # set by SageMaker in batch transform containers
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+# SageMaker's real-time payload limit
+MAX_PAYLOAD_BYTES = 6 * 1024 * 1024
+
+
+class PayloadError(Exception):
+    """A request the model cannot score; `status` is the HTTP status to answer with."""
+
+    def __init__(self, status: HTTPStatus, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def load_model(model_dir: Path) -> xgb.Booster:
+    """Load `xgboost-model` from the extracted model.tar.gz; raise ValueError saying what is wrong."""
+    path = Path(model_dir) / MODEL_FILE
+    if not path.is_file():
+        found = sorted(p.name for p in Path(model_dir).iterdir()) if Path(model_dir).is_dir() else []
+        raise ValueError(
+            f"model file {path} not found (the folder holds {found or 'nothing'}): model.tar.gz must "
+            f"contain '{MODEL_FILE}' at its top level, as the built-in XGBoost training job writes it"
+        )
+    booster = xgb.Booster()
+    try:
+        # from bytes: xgboost tells JSON from UBJSON itself (the file name carries no extension)
+        booster.load_model(bytearray(path.read_bytes()))
+    except xgb.core.XGBoostError as error:
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
+        raise ValueError(f"{path} is not a model XGBoost can load: {first_line}") from error
+    # as the real container: one thread per prediction (its workers are processes), and no OpenMP
+    # threads left spinning between requests on a laptop's few cores
+    booster.set_param({"nthread": 1})
+    if booster.num_features() == 0:
+        raise ValueError(f"{path} loaded but has no features: it is not a trained model")
+    return booster
+
+
+def parse_csv(body: bytes, num_features: int) -> np.ndarray:
+    """CSV rows (no header, no label) → float matrix, or PayloadError naming the bad row and value.
+
+    An empty cell is a missing value (NaN), as in the training data the built-in algorithm reads.
+    """
+    if not body.strip():
+        raise PayloadError(HTTPStatus.BAD_REQUEST, "empty body: send one or more CSV rows of features")
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise PayloadError(HTTPStatus.BAD_REQUEST, f"body is not UTF-8 text: {error}") from error
+    try:  # numpy's C parser for the common case; anything it refuses goes row by row below
+        rows = np.loadtxt(io.StringIO(text), delimiter=",", dtype=np.float64, ndmin=2, comments=None)
+        if rows.shape[1] == num_features:
+            return rows.astype(np.float32)
+    except ValueError:
+        pass
+    return _parse_rows(text, num_features)
+
+
+def _parse_rows(text: str, num_features: int) -> np.ndarray:
+    """Row by row: the first row with the wrong number of features or a non-numeric value is named."""
+    rows = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        cells = line.split(",")
+        if len(cells) != num_features:
+            raise PayloadError(
+                HTTPStatus.BAD_REQUEST,
+                f"row {number} has {len(cells)} features; the model expects {num_features} "
+                "(send features only: no header, no label column)",
+            )
+        bad = next((cell for cell in cells if cell.strip() and not _is_number(cell)), None)
+        if bad is not None:
+            raise PayloadError(
+                HTTPStatus.BAD_REQUEST,
+                f"row {number} has a non-numeric value {bad.strip()!r}: every feature must be a number "
+                "(encode categories as the training data did)",
+            )
+        rows.append([float(cell) if cell.strip() else np.nan for cell in cells])
+    return np.asarray(rows, dtype=np.float32)
+
+
+def _is_number(cell: str) -> bool:
+    try:
+        float(cell)
+    except ValueError:
+        return False
+    return True
+
+
+def media_type(header: str | None, default: str) -> str:
+    """'text/csv; charset=utf-8' → 'text/csv'; a missing header → default."""
+    if not header:
+        return default
+    return header.split(";")[0].strip().lower()
+
+
+def choose_accept(header: str | None) -> str:
+    """The response type for an Accept header: text/csv unless JSON is asked for."""
+    for candidate in (header or CSV).split(","):
+        kind = media_type(candidate, CSV)
+        if kind in (CSV, "text/*", "*/*"):
+            return CSV
+        if kind in (JSON, "application/*"):
+            return JSON
+    raise PayloadError(HTTPStatus.NOT_ACCEPTABLE, f"Accept {header!r} is not supported: use {CSV} or {JSON}")
+
+
+def encode_predictions(predictions: np.ndarray, accept: str, batch: bool = False) -> bytes:
+    """One prediction per row, as the real container encodes them: a JSON list, or CSV values joined
+    by commas on one line (one per line, newline-terminated, in batch transform)."""
+    values = [float(p) for p in predictions]
+    if accept == JSON:
+        return json.dumps(values).encode()
+    if batch:
+        return "".join(f"{v!r}\n" for v in values).encode()
+    return ",".join(repr(v) for v in values).encode()
+
+
+def predict(
+    booster: xgb.Booster, body: bytes, content_type: str | None, accept: str | None
+) -> tuple[str, bytes]:
+    """Score one /invocations request: (response content type, response body), or PayloadError."""
+    kind = media_type(content_type, CSV)
+    if kind != CSV:
+        raise PayloadError(
+            HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
+            f"content type {content_type!r} is not supported: send {CSV} (rows of features, no header)",
+        )
+    response_type = choose_accept(accept)
+    features = parse_csv(body, booster.num_features())
+    predictions = booster.inplace_predict(features)
+    return response_type, encode_predictions(
+        predictions, response_type, batch=bool(os.environ.get(BATCH_ENV))
+    )
+
+
+class ServingHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive: a client reuses its connection, as with SageMaker
+    disable_nagle_algorithm = True  # headers and body are two writes: without this, +40 ms per answer
+    booster: xgb.Booster  # set on the subclass that serve() builds
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+        if self.path == "/ping":
+            self._reply(HTTPStatus.OK, "text/plain", b"")
+        else:
+            self._reply(
+                HTTPStatus.NOT_FOUND, "text/plain", b"not found: use GET /ping or POST /invocations\n"
+            )
+
+    def do_POST(self) -> None:  # noqa: N802
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > MAX_PAYLOAD_BYTES:
+            self.close_connection = True
+            self._reply(
+                HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+                "text/plain",
+                f"payload of {length} bytes exceeds the {MAX_PAYLOAD_BYTES}-byte limit: "
+                "send fewer rows per request\n".encode(),
+            )
+            return
+        body = self.rfile.read(length) if length else b""
+        if self.path != "/invocations":
+            self._reply(HTTPStatus.NOT_FOUND, "text/plain", b"not found: use POST /invocations\n")
+            return
+        try:
+            response_type, payload = predict(
+                self.booster, body, self.headers.get("Content-Type"), self.headers.get("Accept")
+            )
+        except PayloadError as error:
+            self._reply(error.status, "text/plain", f"{error}\n".encode())
+            return
+        self._reply(HTTPStatus.OK, response_type, payload)
+
+    def _reply(self, status: HTTPStatus, content_type: str, body: bytes) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        pass  # one line per request would dominate the log; errors are in the responses
+
+
+def serve(model_dir: Path, port: int, host: str = "127.0.0.1") -> ThreadingHTTPServer:
+    """Load the model and return a bound server (call serve_forever on it)."""
+    if host not in LOOPBACK_HOSTS:
+        raise ValueError(f"host {host!r} is not loopback: the local model server binds to 127.0.0.1 only")
+    booster = load_model(model_dir)
+    handler = type("BoundServingHandler", (ServingHandler,), {"booster": booster})
+    server = ThreadingHTTPServer((host, port), handler)
+    server.daemon_threads = True
+    return server
+
+
+def _exit_with_parent() -> None:
+    """A watchdog thread: when the parent dies (even by SIGKILL) this process is re-parented; then exit."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model-dir", type=Path, required=True, help="folder holding xgboost-model")
+    parser.add_argument("--port", type=int, required=True, help="port to listen on (0: any free port)")
+    parser.add_argument("--host", default="127.0.0.1", help="loopback address to bind (default 127.0.0.1)")
+    parser.add_argument(
+        "--exit-with-parent", action="store_true", help="exit when the process that started this one is gone"
+    )
+    args = parser.parse_args(argv)
+    if args.exit_with_parent:
+        _exit_with_parent()
+    try:
+        server = serve(args.model_dir, args.port, args.host)
+    except (ValueError, OSError) as error:
+        print(f"xgboost_serving: cannot start: {error}", file=sys.stderr, flush=True)
+        return 1
+    host, port = server.server_address[:2]
+    print(f"xgboost_serving: model loaded, listening on http://{host}:{port}", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,182 @@
+"""The local XGBoost serving container: /ping, /invocations equal xgboost's own predict, bad payloads."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import xgboost as xgb
+from xgb_models import NUM_FEATURES, sample_rows, save_model_dir, to_csv, train_booster
+
+from stepwise.containers import xgboost_serving
+
+
+@pytest.fixture(scope="module")
+def booster() -> xgb.Booster:
+    return train_booster()
+
+
+@pytest.fixture(scope="module")
+def server(booster: xgb.Booster, tmp_path_factory: pytest.TempPathFactory):
+    model_dir = save_model_dir(booster, tmp_path_factory.mktemp("model"))
+    server = xgboost_serving.serve(model_dir, port=0)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def request(server, method: str, path: str, body: bytes = b"", headers: dict | None = None):
+    connection = http.client.HTTPConnection("127.0.0.1", server.server_address[1], timeout=10)
+    connection.request(method, path, body=body, headers=headers or {})
+    response = connection.getresponse()
+    result = response.status, response.getheader("Content-Type"), response.read()
+    connection.close()
+    return result
+
+
+def expected(booster: xgb.Booster, rows: np.ndarray) -> np.ndarray:
+    return booster.predict(xgb.DMatrix(rows))
+
+
+def test_ping_answers_once_the_model_is_loaded(server) -> None:
+    status, _, _ = request(server, "GET", "/ping")
+    assert status == 200
+
+
+def test_csv_predictions_equal_xgboost_predict(server, booster) -> None:
+    rows = sample_rows(25)
+    status, content_type, body = request(
+        server, "POST", "/invocations", to_csv(rows), {"Content-Type": "text/csv"}
+    )
+    assert status == 200 and content_type == "text/csv"
+    values = body.decode().split(",")  # one line, as the real container answers a real-time request
+    assert len(values) == 25 and b"\n" not in body
+    np.testing.assert_array_equal(np.array(values, dtype=np.float32), expected(booster, rows))
+    assert len(set(values)) > 1  # a real model separates these rows
+
+
+def test_batch_transform_gets_one_prediction_per_line(booster, monkeypatch) -> None:
+    rows = sample_rows(4)
+    _, body = xgboost_serving.predict(booster, to_csv(rows), "text/csv", None)
+    assert body.count(b",") == 3
+    monkeypatch.setenv("SAGEMAKER_BATCH", "true")
+    _, body = xgboost_serving.predict(booster, to_csv(rows), "text/csv", None)
+    assert body.decode().splitlines() == [repr(float(p)) for p in expected(booster, rows)]
+
+
+def test_json_predictions_are_a_list_as_the_builtin_algorithm_answers(server, booster) -> None:
+    rows = sample_rows(3, seed=7)
+    status, content_type, body = request(
+        server,
+        "POST",
+        "/invocations",
+        to_csv(rows),
+        {"Content-Type": "text/csv; charset=utf-8", "Accept": "application/json"},
+    )
+    assert status == 200 and content_type == "application/json"
+    scores = json.loads(body)  # a JSON list, as sagemaker_inference's encoder writes it
+    np.testing.assert_array_equal(np.array(scores, dtype=np.float32), expected(booster, rows))
+
+
+@pytest.mark.parametrize(
+    ("body", "headers", "status", "message"),
+    [
+        (b"1,2,3\n", {"Content-Type": "text/csv"}, 400, f"has 3 features; the model expects {NUM_FEATURES}"),
+        (b"1,2,3,x,5,6\n", {"Content-Type": "text/csv"}, 400, "non-numeric value 'x'"),
+        (b"", {"Content-Type": "text/csv"}, 400, "empty body"),
+        (b'{"a": 1}', {"Content-Type": "application/json"}, 415, "not supported: send text/csv"),
+        (b"1,2,3,4,5,6\n", {"Content-Type": "text/csv", "Accept": "image/png"}, 406, "image/png"),
+    ],
+    ids=["wrong-feature-count", "non-numeric", "empty", "json-body", "bad-accept"],
+)
+def test_bad_payloads_get_a_clear_4xx(server, body, headers, status, message) -> None:
+    got_status, _, got_body = request(server, "POST", "/invocations", body, headers)
+    assert got_status == status
+    assert message in got_body.decode()
+
+
+def test_an_empty_cell_is_a_missing_value_as_in_training(server, booster) -> None:
+    rows = sample_rows(2, seed=8)
+    rows[1, 3] = np.nan
+    body = to_csv(rows).replace(b"nan", b"")
+    status, _, got = request(server, "POST", "/invocations", body, {"Content-Type": "text/csv"})
+    assert status == 200
+    np.testing.assert_array_equal(np.array(got.split(b","), dtype=np.float32), expected(booster, rows))
+
+
+def test_second_row_error_names_the_row(server) -> None:
+    body = b"1,2,3,4,5,6\n1,2,3,4,5\n"
+    status, _, got = request(server, "POST", "/invocations", body, {"Content-Type": "text/csv"})
+    assert status == 400 and got.decode().startswith("row 2 has 5 features")
+
+
+def test_refuses_a_non_loopback_host(tmp_path: Path, booster) -> None:
+    with pytest.raises(ValueError, match="loopback"):
+        xgboost_serving.serve(save_model_dir(booster, tmp_path), port=0, host="0.0.0.0")
+
+
+def test_module_serves_and_exits_nonzero_when_the_model_cannot_load(tmp_path: Path, booster) -> None:
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "xgboost-model").write_bytes(b"this is not a model")
+    command = [sys.executable, "-m", "stepwise.containers.xgboost_serving", "--port", "0", "--model-dir"]
+    failed = subprocess.run([*command, str(broken)], capture_output=True, text=True, timeout=60)
+    assert failed.returncode == 1
+    assert "is not a model XGBoost can load" in failed.stderr
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    failed = subprocess.run([*command, str(empty)], capture_output=True, text=True, timeout=60)
+    assert failed.returncode == 1 and "must contain 'xgboost-model'" in failed.stderr
+
+    good = save_model_dir(booster, tmp_path / "good")
+    process = subprocess.Popen([*command, str(good)], stdout=subprocess.PIPE, text=True)
+    try:
+        line = process.stdout.readline()
+        port = int(line.rsplit(":", 1)[1])
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        connection.request("GET", "/ping")
+        assert connection.getresponse().status == 200
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def test_exits_with_its_parent_even_when_the_parent_is_killed(tmp_path: Path, booster) -> None:
+    model_dir = save_model_dir(booster, tmp_path / "model")
+    server_command = [
+        sys.executable, "-m", "stepwise.containers.xgboost_serving",
+        "--model-dir", str(model_dir), "--port", "0", "--exit-with-parent",
+    ]  # fmt: skip
+    parent_code = (
+        "import subprocess, sys, time; "
+        f"child = subprocess.Popen({server_command!r}, stdout=subprocess.PIPE, text=True); "
+        "print(child.pid, child.stdout.readline(), flush=True); time.sleep(120)"
+    )
+    parent = subprocess.Popen([sys.executable, "-c", parent_code], stdout=subprocess.PIPE, text=True)
+    pid = int(parent.stdout.readline().split()[0])  # printed once the server listens
+    assert alive(pid)
+    parent.kill()
+    parent.wait(timeout=10)
+    deadline = time.monotonic() + 10
+    while alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not alive(pid), "the model server outlived the process that started it"
+
+
+def alive(pid: int) -> bool:
+    """Running (a zombie waiting for its new parent to reap it counts as exited)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    return "\nState:\tZ" not in status
