@@ -63,6 +63,9 @@ VOLUME_SIZE_GB = 30
 
 RAW_PREFIX = "raw/"  # the EventBridge rule's key prefix in template.yaml; tests check they agree
 CODE_DIR = "/opt/ml/processing/input/code"  # where processing jobs find code/<sha256-12>/
+# Where a processing container writes why it failed (SageMaker: ExitMessage/FailureReason). Passed
+# explicitly so that every container path of a job is in its request, where local mode maps it.
+MESSAGE_FILE = "/opt/ml/output/message"
 CSV = "text/csv"
 MODEL_NAME_SENTINEL = "<model-name-filled-at-run-time>"
 
@@ -336,6 +339,8 @@ def preprocess_state() -> Task:
                     str(config.TEST_RATIO),
                     "--seed",
                     str(config.SPLIT_SEED),
+                    "--message-file",
+                    MESSAGE_FILE,
                 ],
             },
             "ProcessingInputs": [
@@ -422,6 +427,8 @@ def evaluate_state() -> Task:
                     "/opt/ml/processing/test",
                     "--output-dir",
                     "/opt/ml/processing/evaluation",
+                    "--message-file",
+                    MESSAGE_FILE,
                 ],
             },
             "ProcessingInputs": [

@@ -1,3 +1,3 @@
-"""Stepwise: the SageMaker fraud-detection pipeline as a Step Functions state machine, on AWS or on a laptop."""
+"""Stepwise: the SageMaker fraud-detection pipeline as a Step Functions state machine, on AWS or a laptop."""
 
 __version__ = "0.1.0"

@@ -350,9 +350,15 @@ def load_channel(
     return xgb.DMatrix(data[:, 1:], label=data[:, 0])
 
 
+XGBOOST_1_7_BASE_SCORE = 0.5
+
+
 def booster_params(parsed: dict[str, Any]) -> dict[str, Any]:
     """The ``params`` the container passes to ``xgboost.train``, from parse_hyperparameters' output."""
     params = {name: value for name, value in parsed.items() if name not in CONTAINER_KEYS}
+    # The 1.7-1 image runs xgboost 1.7, whose starting score is always 0.5; xgboost >= 2 estimates it
+    # from the data instead, which would train a different model from the same request.
+    params.setdefault("base_score", XGBOOST_1_7_BASE_SCORE)
     if "updater" in params:
         params["updater"] = ",".join(params["updater"])
     return params
