@@ -34,6 +34,11 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--out", type=Path, required=True, help="folder to write the two files into")
     generate.set_defaults(handler=_data_generate)
 
+    # local mode: run/runs/show/registry/approve, and serve/invoke (modules import moto lazily)
+    from stepwise.local import cli_endpoints, cli_run
+
+    cli_run.add_commands(commands)
+    cli_endpoints.add_commands(commands)
     return parser
 
 

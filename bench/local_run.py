@@ -1,0 +1,333 @@
+"""Local mode's costs, as ratios against a baseline measured in the same process.
+
+    python bench/local_run.py                  # the tutorial data (../shared/data/tutorial), else generated
+    python bench/local_run.py --data DIR --requests 200 --seconds 15
+
+1. Endpoint: a model trained on the tutorial data (preprocess.py + the built-in XGBoost emulator with
+   Stepwise's default hyperparameters) is deployed through the moto hooks (CreateEndpoint → a real
+   `xgboost_serving` process) and called through the gateway with a boto3 `sagemaker-runtime` client,
+   exactly as an application would, with 1 and 1,000 test rows per request. The baseline is xgboost's
+   in-process `Booster.predict(DMatrix(rows))` on the same rows, in this process, with one thread as
+   the serving container uses (so the ratio is the cost of the endpoint path itself). Reported: p50 / p99
+   latency and rows/s of both, and endpoint / in-process ratios. Loops are bounded by a request count
+   and a time budget per case.
+2. Orchestration overhead: the wall time of `stepwise run` (a new process, fresh state folder) against
+   its processing and training jobs' own start→end time, from the execution history; reported as
+   (wall - jobs) / wall, with the jobs' time as their union (Clarify's two jobs overlap) and their sum.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import statistics
+import sys
+import tarfile
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import xgboost as xgb
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from processing import preprocess  # noqa: E402
+from stepwise.config import DEFAULT_HYPERPARAMETERS, SPLIT_SEED, TEST_RATIO, VALIDATION_RATIO  # noqa: E402
+from stepwise.containers.xgboost_algorithm import train  # noqa: E402
+
+TUTORIAL_DATA = REPO.parent / "shared" / "data" / "tutorial"
+ROWS_PER_REQUEST = (1, 1000)
+BUCKET = "stepwise-bench"
+IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
+
+
+def build_model(data_dir: Path, work: Path) -> tuple[xgb.Booster, np.ndarray]:
+    """Preprocess the raw data and train as the pipeline does: (booster, test feature rows)."""
+    out = work / "preprocessed"
+    preprocess.run(str(data_dir), str(out), VALIDATION_RATIO, TEST_RATIO, SPLIT_SEED)
+    train_rows = pd.read_csv(out / "train" / "train.csv", header=None).to_numpy(dtype=np.float32)
+    booster = train(
+        dict(DEFAULT_HYPERPARAMETERS),
+        xgb.DMatrix(train_rows[:, 1:], label=train_rows[:, 0]),
+        log=lambda _: None,
+    )
+    test = pd.read_csv(out / "test" / "test.csv").to_numpy(dtype=np.float32)[:, 1:]  # label first
+    return booster, test
+
+
+def model_tar_gz(booster: xgb.Booster) -> bytes:
+    content = bytes(booster.save_raw(raw_format="ubj"))
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        info = tarfile.TarInfo("xgboost-model")
+        info.size = len(content)
+        archive.addfile(info, io.BytesIO(content))
+    return buffer.getvalue()
+
+
+def rows_for(test: np.ndarray, count: int) -> np.ndarray:
+    repeats = -(-count // len(test))
+    return np.tile(test, (repeats, 1))[:count]
+
+
+def to_csv(rows: np.ndarray) -> bytes:
+    return "".join(",".join(repr(float(v)) for v in row) + "\n" for row in rows).encode()
+
+
+def timed_pair(
+    first, second, requests: int, seconds: float, block: int = 25
+) -> tuple[list[float], list[float]]:
+    """Latencies (s) of up to `requests` calls of each within `seconds`. The two alternate in blocks of
+    `block` calls, so both see the same machine load, and the first call of each block (which can
+    meet the other side's threads still spinning) is not counted."""
+    latencies: tuple[list[float], list[float]] = ([], [])
+    budget_end = time.perf_counter() + seconds
+    while len(latencies[0]) < requests and time.perf_counter() < budget_end:
+        for call, into in ((first, latencies[0]), (second, latencies[1])):
+            call()  # warm-up
+            for _ in range(block):
+                start = time.perf_counter()
+                call()
+                into.append(time.perf_counter() - start)
+    return latencies
+
+
+def summary(latencies: list[float], rows: int) -> dict:
+    ordered = sorted(latencies)
+    p99 = ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))]
+    return {
+        "requests": len(ordered),
+        "p50_ms": statistics.median(ordered) * 1000,
+        "p99_ms": p99 * 1000,
+        "rows_per_s": rows * len(ordered) / sum(ordered),
+    }
+
+
+def endpoint_latency(data_dir: Path, requests: int, seconds: float) -> dict:
+    """Endpoint (gateway → model server) against in-process predict, for 1 and 1,000 rows per request."""
+    import boto3
+    from moto import mock_aws
+
+    from stepwise.local import endpoints
+    from stepwise.local.cli_endpoints import runtime_client
+
+    with tempfile.TemporaryDirectory(prefix="stepwise-bench-") as scratch:
+        work = Path(scratch)
+        booster, test = build_model(data_dir, work)
+        # one thread, as the serving container predicts: the ratio is then the cost of the endpoint path
+        # (HTTP, CSV, gateway), not of a different thread count on a shared machine
+        booster.set_param({"nthread": 1})
+        results: dict = {"features": int(test.shape[1]), "cases": {}}
+        with mock_aws():
+            endpoints.install_endpoint_hooks(work / ".stepwise")
+            try:
+                sagemaker = boto3.client("sagemaker", region_name="us-east-1")
+                s3 = boto3.client("s3", region_name="us-east-1")
+                s3.create_bucket(Bucket=BUCKET)
+                s3.put_object(Bucket=BUCKET, Key="model.tar.gz", Body=model_tar_gz(booster))
+                sagemaker.create_model(
+                    ModelName="bench",
+                    PrimaryContainer={"Image": IMAGE, "ModelDataUrl": f"s3://{BUCKET}/model.tar.gz"},
+                    ExecutionRoleArn="arn:aws:iam::123456789012:role/bench",
+                )
+                variant = {"VariantName": "AllTraffic", "ModelName": "bench", "InitialInstanceCount": 1}
+                sagemaker.create_endpoint_config(
+                    EndpointConfigName="bench",
+                    ProductionVariants=[{**variant, "InstanceType": "ml.m5.large"}],
+                )
+                sagemaker.create_endpoint(EndpointName="bench", EndpointConfigName="bench")
+                status = endpoints.wait_for_endpoints(sagemaker)["bench"]
+                if status != "InService":
+                    raise SystemExit(f"the bench endpoint did not start: {status}")
+                gateway, port = endpoints.serve_gateway()
+                client = runtime_client(port)
+                try:
+                    for count in ROWS_PER_REQUEST:
+                        rows = rows_for(test, count)
+                        body = to_csv(rows)
+                        expected = booster.predict(xgb.DMatrix(rows))
+
+                        def through_endpoint(body: bytes = body) -> bytes:
+                            answer = client.invoke_endpoint(
+                                EndpointName="bench", ContentType="text/csv", Body=body
+                            )
+                            return answer["Body"].read()
+
+                        served = np.array(through_endpoint().split(b","), dtype=np.float32)
+                        if not np.array_equal(served, expected):
+                            raise SystemExit("the endpoint's predictions differ from in-process predict")
+
+                        def in_process(rows: np.ndarray = rows) -> np.ndarray:
+                            return booster.predict(xgb.DMatrix(rows, nthread=1))
+
+                        served_times, local_times = timed_pair(
+                            through_endpoint, in_process, requests, seconds
+                        )
+                        endpoint, local = summary(served_times, count), summary(local_times, count)
+                        results["cases"][f"{count}_rows"] = {
+                            "endpoint": endpoint,
+                            "in_process": local,
+                            "p50_ratio": endpoint["p50_ms"] / local["p50_ms"],
+                            "p99_ratio": endpoint["p99_ms"] / local["p99_ms"],
+                            "throughput_ratio": endpoint["rows_per_s"] / local["rows_per_s"],
+                        }
+                finally:
+                    gateway.shutdown()
+                    gateway.server_close()
+            finally:
+                endpoints.uninstall_endpoint_hooks()
+    return results
+
+
+JOB_TIMES = {
+    "ProcessingJobName": ("ProcessingStartTime", "ProcessingEndTime"),
+    "TrainingJobName": ("TrainingStartTime", "TrainingEndTime"),
+}
+
+
+def job_intervals(events: list[dict]) -> dict[str, tuple[float, float]]:
+    """{job name: (start, end) epoch seconds} from the .sync tasks' results in an execution history."""
+    from datetime import datetime
+
+    jobs = {}
+    for event in events:
+        if event["type"] != "TaskSucceeded":
+            continue
+        output = json.loads(event["taskSucceededEventDetails"].get("output") or "{}")
+        for name_key, (start_key, end_key) in JOB_TIMES.items():
+            if name_key in output and start_key in output and end_key in output:
+                start = datetime.fromisoformat(output[start_key]).timestamp()
+                jobs[output[name_key]] = (start, datetime.fromisoformat(output[end_key]).timestamp())
+    return jobs
+
+
+def union_seconds(intervals: list[tuple[float, float]]) -> float:
+    total, reach = 0.0, float("-inf")
+    for start, end in sorted(intervals):
+        if end > reach:
+            total += end - max(start, reach)
+            reach = end
+    return total
+
+
+def _epoch(value: str) -> float:
+    from datetime import datetime
+
+    return datetime.fromisoformat(value).timestamp()
+
+
+def orchestration_overhead(data_dir: Path) -> dict:
+    """Wall time of `stepwise run` (fresh state folder, a new process, as a user runs it) against its jobs'
+    own time: the processing and training jobs' start→end, from the execution's history. Overhead is
+    (wall - jobs) / wall, with the jobs' time taken as their union (the two Clarify jobs run in parallel)
+    and, as the issue words it, as their sum."""
+    import subprocess
+
+    with tempfile.TemporaryDirectory(prefix="stepwise-bench-run-") as scratch:
+        state = Path(scratch) / ".stepwise"
+        command = [
+            sys.executable,
+            "-m",
+            "stepwise.cli",
+            "run",
+            "--data",
+            str(data_dir),
+            "--state-dir",
+            str(state),
+        ]
+        started_at, started = time.time(), time.perf_counter()
+        finished = subprocess.run(command, capture_output=True, text=True, cwd=REPO, timeout=900)
+        wall = time.perf_counter() - started
+        if finished.returncode != 0:
+            output = finished.stdout[-2000:] + finished.stderr[-2000:]
+            raise SystemExit(f"stepwise run failed ({finished.returncode}):\n{output}")
+        records = [json.loads(p.read_text()) for p in (state / "executions").glob("*.json")]
+        intervals: dict[str, tuple[float, float]] = {}
+        for record in records:
+            intervals.update(job_intervals(record["events"]))
+        first = min(_epoch(r["execution"]["startDate"]) for r in records)
+        last = max(_epoch(r["execution"]["stopDate"]) for r in records)
+    jobs_union = union_seconds(list(intervals.values()))
+    jobs_sum = sum(end - start for start, end in intervals.values())
+    return {
+        "wall_s": wall,
+        # where the wall time goes outside the executions: process start, embedded AWS, upload / save, report
+        "before_first_execution_s": first - started_at,
+        "executions_s": last - first,
+        "after_last_execution_s": started_at + wall - last,
+        "jobs": {name: end - start for name, (start, end) in sorted(intervals.items())},
+        "jobs_union_s": jobs_union,
+        "jobs_sum_s": jobs_sum,
+        "overhead_ratio_union": (wall - jobs_union) / wall,
+        "overhead_ratio_sum": (wall - jobs_sum) / wall,
+    }
+
+
+def print_table(results: dict) -> None:
+    print(
+        f"Endpoint vs in-process predict ({results['features']} features); ratios are endpoint / in-process"
+    )
+    header = f"{'rows/request':>12} {'':>10} {'p50 ms':>9} {'p99 ms':>9} {'rows/s':>12}"
+    print(header)
+    for case, values in results["cases"].items():
+        for side in ("endpoint", "in_process"):
+            v = values[side]
+            label = case.split("_")[0] if side == "endpoint" else ""
+            print(f"{label:>12} {side:>10} {v['p50_ms']:9.3f} {v['p99_ms']:9.3f} {v['rows_per_s']:12.0f}")
+        print(
+            f"{'':>12} {'ratio':>10} {values['p50_ratio']:9.1f} {values['p99_ratio']:9.1f} "
+            f"{values['throughput_ratio']:12.3f}"
+        )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", type=Path, help="folder with claims.csv and customers.csv")
+    parser.add_argument("--requests", type=int, default=300, help="max requests per case (default 300)")
+    parser.add_argument("--seconds", type=float, default=20.0, help="time budget per case (default 20)")
+    parser.add_argument("--json", action="store_true", help="print the results as JSON")
+    parser.add_argument("--part", choices=["all", "endpoint", "run"], default="all", help="what to measure")
+    args = parser.parse_args(argv)
+    data_dir = args.data
+    with tempfile.TemporaryDirectory(prefix="stepwise-bench-data-") as scratch:
+        if data_dir is None:
+            if (TUTORIAL_DATA / "claims.csv").is_file():
+                data_dir = TUTORIAL_DATA
+            else:
+                from stepwise.data import generate_dataset
+
+                data_dir = Path(scratch)
+                generate_dataset(rows=5000, seed=0, out_dir=data_dir)
+        results = {"data": str(data_dir)}
+        if args.part in ("all", "endpoint"):
+            results["endpoint"] = endpoint_latency(data_dir, args.requests, args.seconds)
+        if args.part in ("all", "run"):
+            results["run"] = orchestration_overhead(data_dir)
+    if args.json:
+        print(json.dumps(results, indent=2))
+        return 0
+    print(f"data: {results['data']}")
+    if "endpoint" in results:
+        print_table(results["endpoint"])
+    if "run" in results:
+        run = results["run"]
+        print(
+            f"stepwise run: wall {run['wall_s']:.1f} s; jobs {run['jobs_union_s']:.1f} s (union), "
+            f"{run['jobs_sum_s']:.1f} s (sum); orchestration overhead {run['overhead_ratio_union']:.0%} "
+            f"(union), {run['overhead_ratio_sum']:.0%} (sum)"
+        )
+        print(
+            f"  before the first execution {run['before_first_execution_s']:.1f} s, executions "
+            f"{run['executions_s']:.1f} s, after the last {run['after_last_execution_s']:.1f} s"
+        )
+        for name, seconds in run["jobs"].items():
+            print(f"  {name}: {seconds:.2f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,263 @@
+"""The local engine on small ASL definitions: .sync handlers, in-process Lambda with Retry/Catch,
+Wait and Retry scaling, cancellation, and the start-time check for Tasks without a local handler."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from asl_support import entered_states, task_failures
+
+PROCESSING = "arn:aws:states:::sagemaker:createProcessingJob.sync"
+JOB_NAME = "States.Format('{}-preprocess-{}', $$.Execution.Name, $$.State.RetryCount)"
+NOTIFY = {
+    "Type": "Task",
+    "Resource": "arn:aws:states:::sns:publish",
+    "Parameters": {
+        "TopicArn": "arn:aws:sns:us-east-1:123456789012:alerts",
+        "Message.$": "States.JsonToString($.failure)",
+    },
+    "Next": "PipelineFailed",
+}
+
+
+def _lambda_machine(retry: list[dict]) -> dict:
+    return {
+        "StartAt": "Gate",
+        "States": {
+            "Gate": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::lambda:invoke",
+                "Parameters": {
+                    "FunctionName": "arn:aws:lambda:us-east-1:123456789012:function:gate",
+                    "Payload.$": "$",
+                },
+                "Retry": retry,
+                "Catch": [
+                    {"ErrorEquals": ["States.ALL"], "ResultPath": "$.failure", "Next": "NotifyFailure"}
+                ],
+                "OutputPath": "$.Payload",
+                "End": True,
+            },
+            "NotifyFailure": NOTIFY,
+            "PipelineFailed": {"Type": "Fail", "Error": "PipelineFailed"},
+        },
+    }
+
+
+class FlakyGate:
+    """A Lambda handler that raises `errors` first, then answers."""
+
+    def __init__(self, *errors: Exception) -> None:
+        self.errors = list(errors)
+        self.calls = 0
+
+    def __call__(self, event: dict, context) -> dict:
+        self.calls += 1
+        if self.errors:
+            raise self.errors.pop(0)
+        return {"passed": True, "attempt": self.calls}
+
+
+class ThrottledError(Exception):
+    pass
+
+
+def test_lambda_error_type_is_the_asl_error_and_retry_recovers(local_sfn) -> None:
+    gate = FlakyGate(ThrottledError("slow down"), ThrottledError("slow down"))
+    local_sfn.engine.register_lambda("gate", gate)
+    machine = _lambda_machine([{"ErrorEquals": ["ThrottledError"], "IntervalSeconds": 30, "MaxAttempts": 3}])
+    started = time.monotonic()
+    described, events = local_sfn.run(machine, {"x": 1})
+    assert described["status"] == "SUCCEEDED"
+    assert local_sfn.output(described) == {"passed": True, "attempt": 3}
+    assert [f["error"] for f in task_failures(events)] == ["ThrottledError", "ThrottledError"]
+    assert time.monotonic() - started < 20, "two 30 s retry intervals should be scaled to 0 locally"
+
+
+def test_lambda_that_keeps_raising_is_caught_and_notification_runs(local_sfn) -> None:
+    local_sfn.client("sns").create_topic(Name="alerts")
+    gate = FlakyGate(*[ValueError("metric file missing")] * 5)
+    local_sfn.engine.register_lambda("gate", gate)
+    machine = _lambda_machine([{"ErrorEquals": ["ThrottledError"], "MaxAttempts": 3}])  # not this error
+    described, events = local_sfn.run(machine)
+    assert described["status"] == "FAILED"
+    assert entered_states(events) == ["Gate", "NotifyFailure", "PipelineFailed"]
+    assert gate.calls == 1
+    failure = task_failures(events)[0]
+    assert failure["error"] == "ValueError"
+    assert json.loads(failure["cause"])["errorMessage"] == "metric file missing"
+
+
+def _job_machine() -> dict:
+    return {
+        "StartAt": "Preprocess",
+        "States": {
+            "Preprocess": {
+                "Type": "Task",
+                "Resource": PROCESSING,
+                "Parameters": {"ProcessingJobName.$": JOB_NAME},
+                "ResultSelector": {"name.$": "$.ProcessingJobName", "status.$": "$.ProcessingJobStatus"},
+                "ResultPath": "$.preprocess",
+                "Retry": [{"ErrorEquals": ["Transient"], "MaxAttempts": 1}],
+                "Catch": [
+                    {"ErrorEquals": ["States.TaskFailed"], "ResultPath": "$.failure", "Next": "NotifyFailure"}
+                ],
+                "End": True,
+            },
+            "NotifyFailure": NOTIFY,
+            "PipelineFailed": {"Type": "Fail", "Error": "PipelineFailed"},
+        },
+    }
+
+
+def test_sync_handler_result_is_the_task_result_and_job_names_carry_the_retry_count(local_sfn) -> None:
+    from stepwise.local.engine import TaskFailed
+
+    names = []
+
+    def job(request: dict, ctx) -> dict:
+        names.append((request["ProcessingJobName"], ctx.retry_count, ctx.state_name))
+        if len(names) == 1:
+            raise TaskFailed("Transient", "try again")
+        return {"ProcessingJobName": request["ProcessingJobName"], "ProcessingJobStatus": "Completed"}
+
+    local_sfn.engine.register_service("sagemaker:createProcessingJob.sync", job)
+    described, _ = local_sfn.run(_job_machine())
+    assert described["status"] == "SUCCEEDED"
+    run = described["name"]
+    assert names == [(f"{run}-preprocess-0", 0, "Preprocess"), (f"{run}-preprocess-1", 1, "Preprocess")]
+    assert local_sfn.output(described)["preprocess"] == {"name": f"{run}-preprocess-1", "status": "Completed"}
+
+
+def test_failed_sync_job_is_states_task_failed_with_its_reason(local_sfn) -> None:
+    from stepwise.local.engine import TaskFailed
+
+    local_sfn.client("sns").create_topic(Name="alerts")
+
+    def job(request: dict, ctx) -> dict:
+        described = {
+            "ProcessingJobStatus": "Failed",
+            "FailureReason": "AlgorithmError: claims.csv lacks policy_id",
+        }
+        raise TaskFailed("States.TaskFailed", json.dumps(described))
+
+    local_sfn.engine.register_service("sagemaker:createProcessingJob.sync", job)
+    described, events = local_sfn.run(_job_machine())
+    assert described["status"] == "FAILED"
+    assert entered_states(events) == ["Preprocess", "NotifyFailure", "PipelineFailed"]
+    failure = task_failures(events)[0]
+    assert failure["error"] == "States.TaskFailed"
+    assert json.loads(failure["cause"])["FailureReason"] == "AlgorithmError: claims.csv lacks policy_id"
+    assert failure["resource"] == "createProcessingJob.sync"
+
+
+def test_handler_bug_fails_the_task_instead_of_hanging(local_sfn) -> None:
+    def job(request: dict, ctx) -> dict:
+        raise KeyError("ProcessingInputs")
+
+    local_sfn.engine.register_service("sagemaker:createProcessingJob.sync", job)
+    local_sfn.client("sns").create_topic(Name="alerts")
+    described, events = local_sfn.run(_job_machine())
+    assert described["status"] == "FAILED"
+    assert "KeyError" in json.loads(task_failures(events)[0]["cause"])["FailureReason"]
+
+
+def test_stop_execution_kills_the_running_job_process(local_sfn, tmp_path: Path) -> None:
+    from stepwise.local.engine import run_job_process
+
+    pid_file = tmp_path / "pid"
+    script = f"import os, time; open({str(pid_file)!r}, 'w').write(str(os.getpid())); time.sleep(120)"
+
+    def job(request: dict, ctx) -> dict:
+        run_job_process([sys.executable, "-c", script], ctx, log_path=tmp_path / "job.log")
+        return {"ProcessingJobStatus": "Completed"}
+
+    local_sfn.engine.register_service("sagemaker:createProcessingJob.sync", job)
+    arn = local_sfn.start(_job_machine())
+    deadline = time.monotonic() + 20
+    while not pid_file.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    pid = int(pid_file.read_text())
+    local_sfn.client("stepfunctions").stop_execution(executionArn=arn, error="Interrupted", cause="Ctrl-C")
+    assert local_sfn.wait(arn, timeout=10)["status"] == "ABORTED"
+    deadline = time.monotonic() + 5
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(pid), "the job's process survived StopExecution"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # a zombie (exited, not yet reaped) counts as dead
+    status = Path(f"/proc/{pid}/status")
+    return not (status.exists() and "zombie" in status.read_text())
+
+
+def test_wait_state_is_scaled(local_sfn) -> None:
+    machine = {"StartAt": "Wait", "States": {"Wait": {"Type": "Wait", "Seconds": 600, "End": True}}}
+    described, _ = local_sfn.run(machine, timeout=20)
+    assert described["status"] == "SUCCEEDED"
+
+
+def test_missing_handlers_are_named_at_start(local_sfn) -> None:
+    from stepwise.local.engine import MissingHandlerError
+
+    local_sfn.engine.register_lambda("gate", FlakyGate())
+    machine = {
+        "StartAt": "Checks",
+        "States": {
+            "Checks": {
+                "Type": "Parallel",
+                "Branches": [
+                    {
+                        "StartAt": "Transform",
+                        "States": {
+                            "Transform": {
+                                "Type": "Task",
+                                "Resource": "arn:aws:states:::sagemaker:createTransformJob.sync",
+                                "End": True,
+                            }
+                        },
+                    },
+                    {
+                        "StartAt": "Register",
+                        "States": {
+                            "Register": {
+                                "Type": "Task",
+                                "Resource": "arn:aws:states:::lambda:invoke",
+                                "Parameters": {"FunctionName": "register_model"},
+                                "End": True,
+                            }
+                        },
+                    },
+                ],
+                "Next": "Gate",
+            },
+            "Gate": {
+                "Type": "Task",
+                "Resource": "arn:aws:lambda:us-east-1:123456789012:function:gate",
+                "Next": "CreateModel",
+            },
+            "CreateModel": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::sagemaker:createModel",
+                "End": True,
+            },
+        },
+    }
+    missing = local_sfn.engine.missing_handlers(machine)
+    assert missing == [
+        "Transform: arn:aws:states:::sagemaker:createTransformJob.sync "
+        "(no local handler registered for 'sagemaker:createTransformJob.sync')",
+        "Register: arn:aws:states:::lambda:invoke (no local Lambda function 'register_model' (known: gate))",
+    ]
+    with pytest.raises(MissingHandlerError, match="Transform.*\n.*Register"):
+        local_sfn.engine.check_definition(machine)

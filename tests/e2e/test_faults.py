@@ -1,0 +1,79 @@
+"""Faults in a local run reach the state machine's Retry/Catch as on AWS, and the failure notification
+runs: a job whose process crashes, a Lambda function that raises. The embedded AWS runs in this test
+process so the fault can be planted (a crashing script in the published code, a raising handler)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def local(tmp_path: Path):
+    from stepwise.local.runtime import LocalAWS
+
+    with LocalAWS(tmp_path / "state") as aws:
+        yield aws
+
+
+def _entered(local, arn: str) -> list[str]:
+    return [
+        e["stateEnteredEventDetails"]["name"] for e in local.history(arn) if "stateEnteredEventDetails" in e
+    ]
+
+
+def _run(local, data: Path) -> str:
+    events = local.upload_dataset(data)
+    arns = [local.deliver(event) for event in events]
+    assert all(arns), "the template's rule must match the upload's events"
+    for arn in arns:
+        local.wait(arn)
+    return arns[-1]
+
+
+def test_crashing_job_is_caught_and_notified(local, tutorial_data: Path) -> None:
+    from stepwise.local.summary import build_summary
+
+    s3 = local.client("s3")
+    bucket, prefix = local.stack.buckets[0], local.stack.substitutions["CodePrefix"]
+    crash = b"import os\nprint('about to crash')\nos.abort()\n"
+    s3.put_object(Bucket=bucket, Key=f"{prefix}/preprocess.py", Body=crash)
+
+    arn = _run(local, tutorial_data)
+    summary = build_summary(local, arn)
+    assert summary["status"] == "FAILED"
+    assert _entered(local, arn)[-3:] == ["PreprocessFailed", "NotifyFailure", "PipelineFailed"]
+    failure = summary["failure"]
+    assert failure["state"] == "Preprocess" and failure["error"] == "States.TaskFailed"
+    # no message file: the reason is the exit status and the log's last line, as the log shows
+    assert "exit code -6: about to crash" in failure["cause"]
+    (log,) = failure["logs"]
+    assert "about to crash" in Path(log).read_text()
+
+
+def test_raising_lambda_is_caught_and_notified(local, tutorial_data: Path) -> None:
+    from stepwise.local.summary import build_summary
+
+    calls = []
+
+    def broken_gate(event, context):
+        calls.append(event)
+        raise RuntimeError("evaluation.json has no auc")
+
+    local.engine.register_lambda("QualityGateFunction", broken_gate)
+    arn = _run(local, tutorial_data)
+    summary = build_summary(local, arn)
+    assert summary["status"] == "FAILED"
+    assert len(calls) == 1, "a function error is not retried by the definition's Retry (service errors only)"
+    assert _entered(local, arn)[-3:] == ["QualityGateFailed", "NotifyFailure", "PipelineFailed"]
+    failure = summary["failure"]
+    assert failure["state"] == "QualityGate" and failure["error"] == "RuntimeError"
+    assert "evaluation.json has no auc" in failure["cause"]
+    notified = [
+        e for e in local.history(arn) if e.get("stateExitedEventDetails", {}).get("name") == "NotifyFailure"
+    ]
+    assert notified, "NotifyFailure did not complete"
+    assert failure["executionError"] == "RuntimeError", "PipelineFailed reports the caught error"

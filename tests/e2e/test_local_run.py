@@ -1,0 +1,224 @@
+"""`stepwise run` end to end, as a user runs it: the real state machine, jobs, Lambdas and endpoint.
+
+Each test gets its own state folder. They take minutes on two cores: marked slow.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from e2e_support import COMMAND, REPO, cli_env, summary_of
+
+pytestmark = pytest.mark.slow
+
+BUCKET_GLOB = "stepwise-bucket-*"
+
+
+def _states(summary: dict) -> list[str]:
+    return [state["name"] for state in summary["states"]]
+
+
+def _feature_rows(state_dir: Path, execution: str, count: int = 20) -> str:
+    """`count` feature rows (label dropped) of a run's test split, as a user would send them."""
+    (bucket,) = (state_dir / "s3").glob(BUCKET_GLOB)
+    with open(bucket / "runs" / execution / "preprocess" / "test" / "test.csv") as handle:
+        rows = list(csv.reader(handle))[1 : count + 1]
+    return "\n".join(",".join(row[1:]) for row in rows) + "\n"
+
+
+def _predictions(output: str) -> list[float]:
+    return [float(line) for line in output.split()]
+
+
+def _registry(state_dir: Path) -> list[dict]:
+    calls = json.loads((state_dir / "sagemaker.json").read_text())
+    return [call["request"] for call in calls if call["operation"] == "CreateModelPackage"]
+
+
+def _raw_objects(state_dir: Path) -> dict[str, bytes]:
+    (bucket,) = (state_dir / "s3").glob(BUCKET_GLOB)
+    return {str(p.relative_to(bucket)): p.read_bytes() for p in (bucket / "raw").rglob("*") if p.is_file()}
+
+
+def test_tutorial_then_generated_data_deploy_and_serve(stepwise, tutorial_data: Path, tmp_path: Path) -> None:
+    """Two runs on one state folder: the second sees the first's model as the champion, registers
+    version 2 and updates the endpoint; `stepwise invoke` reaches the model serving after each."""
+    state = tmp_path / "state"
+
+    first = stepwise("run", "--state-dir", str(state), "--data", str(tutorial_data), "--json")
+    summary = summary_of(first)
+    assert first.returncode == 0, summary.get("failure")
+    assert summary["status"] == "SUCCEEDED"
+    assert _states(summary)[-1] == "Succeeded"
+    assert summary["gate"]["passed"] is True
+    assert summary["metrics"]["auc"] >= 0.7
+    assert {"DPPL", "DI"} <= set(summary["bias"])
+    assert len(summary["topFeatures"]) == 5
+    assert summary["modelPackage"]["version"] == 1
+    endpoint = summary["endpoint"]
+    assert endpoint["status"] == "InService"
+    assert all(0.0 <= s["probability"] <= 1.0 for s in endpoint["samplePredictions"])
+
+    rows = _feature_rows(state, summary["execution"])
+    invoked = stepwise("invoke", "--state-dir", str(state), input=rows)
+    assert invoked.returncode == 0, invoked.stderr
+    first_predictions = _predictions(invoked.stdout)
+    assert len(first_predictions) == 20 and all(0.0 <= p <= 1.0 for p in first_predictions)
+
+    second = stepwise("run", "--state-dir", str(state), "--json")  # generated data (5,000 rows)
+    summary2 = summary_of(second)
+    assert second.returncode == 0, summary2.get("failure")
+    assert summary2["modelPackage"]["version"] == 2, "the second run must see the first run's registry"
+    assert "serving model" in summary2["gate"].get("reason", ""), summary2["gate"]
+    assert summary2["endpoint"]["status"] == "InService"
+    assert summary2["endpoint"]["config"] != endpoint["config"], "the endpoint was not updated"
+
+    invoked2 = stepwise("invoke", "--state-dir", str(state), input=rows)
+    assert invoked2.returncode == 0, invoked2.stderr
+    assert len(_predictions(invoked2.stdout)) == 20
+    assert _predictions(invoked2.stdout) != first_predictions, "still served by the first model"
+
+    runs = stepwise("runs", "--state-dir", str(state), "--json")
+    finished = [r for r in json.loads(runs.stdout) if r["endState"] == "Succeeded"]
+    assert [r["version"] for r in finished] == [1, 2]
+    registry = stepwise("registry", "--state-dir", str(state))
+    assert "v1" in registry.stdout and "v2" in registry.stdout
+
+
+def _deploy(stepwise, state: Path, data: Path) -> dict:
+    result = stepwise("run", "--state-dir", str(state), "--data", str(data), "--json")
+    summary = summary_of(result)
+    assert result.returncode == 0, summary.get("failure")
+    return summary
+
+
+def test_bad_raw_data_fails_with_the_jobs_message_and_changes_nothing(
+    stepwise, tutorial_data: Path, tmp_path: Path
+) -> None:
+    state = tmp_path / "state"
+    good = _deploy(stepwise, state, tutorial_data)
+    raw_before, registry_before = _raw_objects(state), _registry(state)
+    rows = _feature_rows(state, good["execution"], count=5)
+    served_before = _predictions(stepwise("invoke", "--state-dir", str(state), input=rows).stdout)
+
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    shutil.copy(tutorial_data / "customers.csv", bad / "customers.csv")
+    with open(tutorial_data / "claims.csv") as source, open(bad / "claims.csv", "w", newline="") as target:
+        reader, writer = csv.DictReader(source), None
+        for row in reader:
+            row.pop("incident_severity")
+            if writer is None:
+                writer = csv.DictWriter(target, fieldnames=list(row))
+                writer.writeheader()
+            writer.writerow(row)
+
+    result = stepwise("run", "--state-dir", str(state), "--data", str(bad), "--json")
+    summary = summary_of(result)
+    assert result.returncode == 1
+    assert summary["status"] == "FAILED"
+    failure = summary["failure"]
+    assert failure["state"] == "Preprocess"
+    assert failure["error"] == "States.TaskFailed"
+    assert "incident_severity" in failure["cause"], failure["cause"]
+    assert any(Path(log).is_file() and "preprocess" in log for log in failure["logs"]), failure
+    assert "NotifyFailure" in _states(summary)
+
+    raw_after = _raw_objects(state)
+    assert {k: v for k, v in raw_after.items() if k in raw_before} == raw_before, "earlier raw data changed"
+    assert _registry(state) == registry_before
+    assert _predictions(stepwise("invoke", "--state-dir", str(state), input=rows).stdout) == served_before
+
+
+def _processes_under(folder: Path, exclude: int = 0) -> list[int]:
+    """PIDs of live processes whose command line mentions `folder` (the jobs of that state folder)."""
+    pids = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit() or int(proc.name) == exclude:
+            continue
+        try:
+            command = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            status = (proc / "status").read_text()
+        except OSError:
+            continue
+        if str(folder) in command and "zombie" not in status:
+            pids.append(int(proc.name))
+    return pids
+
+
+def test_ctrl_c_stops_the_execution_and_its_jobs(stepwise, tutorial_data: Path, tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import time
+
+    state = tmp_path / "state"
+    process = subprocess.Popen(
+        [*COMMAND, "run", "--state-dir", str(state), "--data", str(tutorial_data)],
+        cwd=REPO,
+        env=cli_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    seen = []
+    for line in process.stdout:  # plain lines: stdout is a pipe
+        seen.append(line)
+        if line.strip() == "> Train":
+            break
+    time.sleep(1.0)  # the training container is running
+    assert _processes_under(state, exclude=process.pid), "no job process was running to interrupt"
+    process.send_signal(signal.SIGINT)
+    rest, _ = process.communicate(timeout=60)
+    assert process.returncode == 130, "".join(seen) + rest
+    assert "ABORTED" in rest
+    assert _processes_under(state) == [], "a job process outlived Ctrl-C"
+
+    runs = json.loads(stepwise("runs", "--state-dir", str(state), "--json").stdout)
+    assert runs[-1]["status"] == "ABORTED"
+    assert (state / "sagemaker.json").is_file() and (state / "s3" / "manifest.json").is_file()
+
+
+def test_manual_approval_then_approve_deploys(stepwise, tutorial_data: Path, tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    args = ("--state-dir", str(state), "--json")
+    pending = summary_of(
+        stepwise("run", "--data", str(tutorial_data), "--approval-status", "PendingManualApproval", *args)
+    )
+    assert pending["status"] == "SUCCEEDED" and pending["endState"] == "AwaitingApproval"
+    assert pending["modelPackage"]["approval"] == "PendingManualApproval"
+    assert "endpoint" not in pending
+    assert (
+        not (state / "endpoints" / "endpoints.json").is_file()
+        or "fraud" not in (state / "endpoints" / "endpoints.json").read_text()
+    )
+
+    approved = stepwise("approve", "1", *args)
+    summary = summary_of(approved)
+    assert approved.returncode == 0, summary.get("failure")
+    assert (
+        _states(summary)[0] == "Route"
+        and "Deploy" in _states(summary)
+        and "Preprocess" not in _states(summary)
+    )
+    assert summary["modelPackage"] == {**pending["modelPackage"], "approval": "Approved"}
+    assert summary["endpoint"]["status"] == "InService"
+
+    shown = stepwise("show", summary["execution"], "--state-dir", str(state))
+    assert shown.returncode == 0 and "Deploy" in shown.stdout and "SmokeTest" in shown.stdout
+    again = stepwise("approve", "1", *args)
+    assert again.returncode == 2 and "already Approved" in again.stderr
+
+    # The schedule retrains on the latest dataset; the stack's parameters (manual approval) still hold
+    scheduled = summary_of(stepwise("run", "--schedule", *args))
+    assert scheduled["status"] == "SUCCEEDED" and scheduled["endState"] == "AwaitingApproval"
+    assert scheduled["modelPackage"]["version"] == 2
+    assert json.loads(scheduled_input(state, scheduled["execution"]))["detail-type"] == "Scheduled Event"
+
+
+def scheduled_input(state: Path, execution: str) -> str:
+    record = json.loads((state / "executions" / f"{execution}.json").read_text())
+    return record["execution"]["input"]

@@ -1,0 +1,252 @@
+"""report.html: self-contained, and its charts are really drawn when headless Chromium renders it."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import struct
+import subprocess
+import zlib
+from html.parser import HTMLParser
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from processing.evaluate import binary_classification_metrics
+from stepwise.local.report import TOP_SHAP_FEATURES, write_report, write_run_report
+
+FIXTURES = Path(__file__).parent / "fixtures" / "report"
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--hide-scrollbars",
+]
+CURVE_BLUE = (0x25, 0x63, 0xEB)
+TIMELINE_GREEN = (0x16, 0xA3, 0x4A)
+
+
+def load(name: str):
+    return json.loads((FIXTURES / name).read_text())
+
+
+@pytest.fixture(scope="module")
+def run() -> dict:
+    """A run as the engine fills it: a real evaluation.json from processing/evaluate.py, Clarify outputs
+    and the execution history from fixtures."""
+    rng = np.random.default_rng(0)
+    labels = (rng.random(600) < 0.1).astype(float)
+    scores = np.clip(0.35 * labels + rng.random(600) * 0.7, 0, 1)
+    events = load("history.json")
+    return {
+        "execution": {
+            "name": "run-2026-11-28-0900",
+            "status": "SUCCEEDED",
+            "startDate": events[0]["timestamp"],
+            "stopDate": events[-1]["timestamp"],
+        },
+        "evaluation": {"binary_classification_metrics": binary_classification_metrics(labels, scores)},
+        "bias": load("bias_analysis.json"),
+        "explainability": load("explainability_analysis.json"),
+        "gate": {"metric": "auc", "value": 0.81, "threshold": 0.7, "decision": "passed"},
+        "registration": {
+            "ModelPackageGroupName": "stepwise-fraud",
+            "ModelPackageVersion": 2,
+            "ModelApprovalStatus": "Approved",
+        },
+        "endpoint": {
+            "EndpointName": "stepwise-fraud",
+            "EndpointStatus": "InService",
+            "EndpointConfigName": "c2",
+        },
+        "events": events,
+    }
+
+
+@pytest.fixture(scope="module")
+def report(run: dict, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_report(run, tmp_path_factory.mktemp("report"))
+
+
+def test_report_is_self_contained_and_names_what_the_run_did(report: Path, run: dict) -> None:
+    text = report.read_text()
+    assert report.name == "report.html"
+    # opens offline: nothing is fetched
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", text)
+    assert "<script" not in text and "@import" not in text
+    assert "stepwise-fraud version 2" in text
+    assert "Disparate Impact (DI)" in text and "1.3125" in text
+    assert "Float division by zero" in text  # a metric Clarify could not compute says why
+    assert "AUC" in text and "passed" in text
+
+
+def test_a_run_that_stopped_early_says_what_is_missing(tmp_path: Path, run: dict) -> None:
+    failed = {
+        "execution": {**run["execution"], "status": "FAILED"},
+        "events": run["events"][:8],
+        "failure": {
+            "state": "Preprocess",
+            "error": "ProcessingJobFailed",
+            "cause": "claims.csv: column fraud missing",
+        },
+    }
+    text = write_report(failed, tmp_path / "failed.html").read_text()
+    assert "No evaluation.json" in text and "No bias analysis.json" in text
+    assert "claims.csv: column fraud missing" in text
+
+
+def chromium(*arguments: str, profile: Path) -> subprocess.CompletedProcess:
+    if CHROMIUM is None:
+        pytest.skip("chromium is not installed (apt-get install chromium; .ci/run installs it)")
+    command = [CHROMIUM, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *arguments]
+    return subprocess.run(command, capture_output=True, text=True, timeout=120)
+
+
+class Elements(HTMLParser):
+    """Every element of a document as (tag, attributes)."""
+
+    def __init__(self, document: str) -> None:
+        super().__init__()
+        self.found: list[tuple[str, dict[str, str]]] = []
+        self.feed(document)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.found.append((tag, {key: value or "" for key, value in attrs}))
+
+    def with_class(self, tag: str, cls: str) -> list[dict[str, str]]:
+        return [attrs for name, attrs in self.found if name == tag and cls in attrs.get("class", "").split()]
+
+
+def test_chromium_renders_every_chart(report: Path, run: dict, tmp_path: Path) -> None:
+    dom = Elements(chromium("--dump-dom", report.as_uri(), profile=tmp_path / "profile").stdout)
+    # ROC and PR: one curve each, through many points across the plot
+    curves = dom.with_class("path", "curve")
+    assert len(curves) == 2
+    for curve in curves:
+        points = [tuple(map(float, p.split(","))) for p in re.findall(r"[ML]([\d.]+,[\d.]+)", curve["d"])]
+        xs, ys = zip(*points, strict=True)
+        assert len(points) > 20 and max(xs) - min(xs) > 300 and max(ys) - min(ys) > 200
+    # confusion matrix: four cells holding the evaluation's counts
+    counts = sorted(float(cell["data-count"]) for cell in dom.with_class("rect", "cell"))
+    matrix = run["evaluation"]["binary_classification_metrics"]["confusion_matrix"]
+    assert counts == sorted(float(v) for row in matrix.values() for v in row.values())
+    # SHAP: a bar per feature, longest for the largest value
+    widths = [float(bar["width"]) for bar in dom.with_class("rect", "bar")]
+    assert len(widths) == len(
+        run["explainability"]["explanations"]["kernel_shap"]["label0"]["global_shap_values"]
+    )
+    assert widths[0] == max(widths) > 300
+    # timeline: a span per state; the retried Deploy is marked
+    spans = dom.with_class("rect", "span")
+    assert len(spans) == 14
+    assert [s["class"] for s in spans].count("span retried or caught") == 1
+
+
+def test_screenshot_shows_the_charts(report: Path, tmp_path: Path) -> None:
+    shot = tmp_path / "report.png"
+    chromium("--window-size=1280,2600", f"--screenshot={shot}", report.as_uri(), profile=tmp_path / "profile")
+    image = read_png(shot.read_bytes()).astype(int)
+    assert image.shape == (2600, 1280, 3)
+    blue = np.abs(image - np.array(CURVE_BLUE)).max(axis=2) < 30
+    # the ROC and PR curves come first (2 px wide, several hundred px long), the SHAP bars below them
+    curves, bars = int(blue[:1050].sum()), int(blue[1050:].sum())
+    assert curves > 1200, f"only {curves} pixels of the curve colour: the ROC/PR curves were not drawn"
+    assert bars > 8000, f"only {bars} pixels of the bar colour: the SHAP chart was not drawn"
+    green = int((np.abs(image - np.array(TIMELINE_GREEN)).max(axis=2) < 30).sum())
+    assert green > 1000, f"only {green} pixels of the timeline colour: the timeline was not drawn"
+
+
+def read_png(data: bytes) -> np.ndarray:
+    """Decode an 8-bit RGB/RGBA non-interlaced PNG (what Chromium writes): height x width x 3 array."""
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    position, chunks, header = 8, [], None
+    while position < len(data):
+        length, kind = struct.unpack(">I4s", data[position : position + 8])
+        body = data[position + 8 : position + 8 + length]
+        if kind == b"IHDR":
+            header = struct.unpack(">IIBBBBB", body)
+        elif kind == b"IDAT":
+            chunks.append(body)
+        position += 12 + length
+    width, height, depth, colour, _, _, interlace = header
+    assert depth == 8 and colour in (2, 6) and interlace == 0
+    channels = 3 if colour == 2 else 4
+    stride = width * channels
+    raw = np.frombuffer(zlib.decompress(b"".join(chunks)), dtype=np.uint8).reshape(height, stride + 1)
+    image = np.zeros((height, stride), dtype=np.uint8)
+    previous = np.zeros(stride, dtype=np.int64)
+    for y in range(height):
+        kind, line = raw[y, 0], raw[y, 1:].astype(np.int64)
+        if kind == 1:  # Sub: running sum along each channel
+            line = np.cumsum(line.reshape(width, channels), axis=0).reshape(stride)
+        elif kind == 2:  # Up
+            line = line + previous
+        elif kind in (3, 4):  # Average, Paeth: sequential along the row
+            out = [0] * stride
+            up = previous.tolist()
+            values = line.tolist()
+            for i in range(stride):
+                left = out[i - channels] if i >= channels else 0
+                if kind == 3:
+                    out[i] = (values[i] + (left + up[i]) // 2) & 0xFF
+                    continue
+                corner = up[i - channels] if i >= channels else 0
+                estimate = left + up[i] - corner
+                pa, pb, pc = abs(estimate - left), abs(estimate - up[i]), abs(estimate - corner)
+                predictor = left if pa <= pb and pa <= pc else up[i] if pb <= pc else corner
+                out[i] = (values[i] + predictor) & 0xFF
+            line = np.array(out, dtype=np.int64)
+        line &= 0xFF
+        image[y] = line
+        previous = line
+    return image.reshape(height, width, channels)[:, :, :3]
+
+
+def test_shap_chart_shows_the_top_features_and_counts_the_rest(tmp_path: Path, run: dict) -> None:
+    many = {f"feature_{i:02d}": 1.0 / (i + 1) for i in range(30)}
+    explainability = {"explanations": {"kernel_shap": {"label0": {"global_shap_values": many}}}}
+    text = write_report({**run, "explainability": explainability}, tmp_path / "r.html").read_text()
+    assert text.count('class="bar"') == TOP_SHAP_FEATURES
+    assert "feature_00" in text and "feature_29" not in text
+    assert f"{30 - TOP_SHAP_FEATURES} more features, each at most {1 / 21:.4f}" in text
+
+
+def test_report_of_a_saved_local_run(tmp_path: Path, run: dict) -> None:
+    """What a finished `stepwise run` leaves under its state folder is enough to write the report."""
+    state, name = tmp_path / ".stepwise", run["execution"]["name"]
+    files = state / "s3" / "stepwise-bucket-123456789012" / "runs" / name
+    for relative, content in [
+        ("evaluation/evaluation.json", run["evaluation"]),
+        ("clarify/bias/analysis.json", run["bias"]),
+        ("clarify/explainability/analysis.json", run["explainability"]),
+    ]:
+        (files / relative).parent.mkdir(parents=True, exist_ok=True)
+        (files / relative).write_text(json.dumps(content))
+    summary = {
+        "gate": {"passed": True, "metric": "auc", "value": 0.81, "threshold": 0.7, "reason": "..."},
+        "modelPackage": {
+            "group": "stepwise-fraud-detection",
+            "version": 3,
+            "approval": "Approved",
+            "arn": "a",
+        },
+        "endpoint": {"name": "stepwise-fraud-detection", "status": "InService", "config": "cfg-v3"},
+    }
+    (state / "executions").mkdir(parents=True)
+    record = {"execution": run["execution"], "events": run["events"], "summary": summary}
+    (state / "executions" / f"{name}.json").write_text(json.dumps(record))
+
+    path = write_run_report(state, name)
+    assert path == state / "runs" / name / "report.html"
+    text = path.read_text()
+    assert "stepwise-fraud-detection version 3" in text and "cfg-v3" in text
+    assert 'class="curve"' in text and 'class="cell"' in text and "Disparate Impact (DI)" in text
+    with pytest.raises(KeyError, match="no execution 'nope'"):
+        write_run_report(state, "nope")
