@@ -190,21 +190,45 @@ def _endpoint(local, name: str, bucket: str, test_key: str) -> dict:
     return result
 
 
+def _recorded_failure(events: list[dict]) -> dict | None:
+    """The definition's own record of a caught error, `$.failure` = {state, error, cause}, as the
+    failure notification got it (it also covers failures no Task raised, e.g. an endpoint gone Failed)."""
+    for event in reversed(events):
+        details = event.get("stateEnteredEventDetails")
+        if not details or not details.get("input"):
+            continue
+        try:
+            recorded = json.loads(details["input"]).get("failure")
+        except (ValueError, AttributeError):
+            continue
+        if isinstance(recorded, dict) and {"state", "error", "cause"} <= recorded.keys():
+            return recorded
+    return None
+
+
 def _failure(local, described: dict, events: list[dict]) -> dict:
     state = failed_state(events)
     states = timeline(events)
-    failure: dict[str, Any] = {
-        # the Task whose error ended the run, else the state it ended in (a Fail such as ModelRejected)
-        "state": state.name if state else (states[-1].name if states else None),
-        "error": (state.failed or {}).get("error") if state else described.get("error"),
-        "cause": _short((state.failed or {}).get("cause") if state else described.get("cause"), 2000),
-    }
+    recorded = _recorded_failure(events)
+    if recorded:
+        failure: dict[str, Any] = {
+            "state": recorded["state"],
+            "error": recorded["error"],
+            "cause": _short(recorded["cause"], 2000),
+        }
+    else:
+        failure = {
+            # the Task whose error ended the run, else the state it ended in (a Fail such as ModelRejected)
+            "state": state.name if state else (states[-1].name if states else None),
+            "error": (state.failed or {}).get("error") if state else described.get("error"),
+            "cause": _short((state.failed or {}).get("cause") if state else described.get("cause"), 2000),
+        }
     last = next((e for e in reversed(events) if e["type"].startswith("Execution")), {})
     details = next((v for k, v in last.items() if k.endswith("EventDetails")), {})
     failure["executionError"] = details.get("error") or described.get("error")
     failure["executionCause"] = _short(details.get("cause") or described.get("cause"), 2000)
-    if state:
-        logs = _job_logs(local, described["name"], state.name, events)
+    if failure["state"]:
+        logs = _job_logs(local, described["name"], failure["state"], events)
         if logs:
             failure["logs"] = logs
     return failure

@@ -1,6 +1,7 @@
 """Faults in a local run reach the state machine's Retry/Catch as on AWS, and the failure notification
-runs: a job whose process crashes, a Lambda function that raises. The embedded AWS runs in this test
-process so the fault can be planted (a crashing script in the published code, a raising handler)."""
+runs: a job whose process crashes, a Lambda function that raises, an endpoint whose server fails to start
+(on create, and on update, which rolls back). The embedded AWS runs in this test process so the fault can
+be planted (a crashing script in the published code, a raising handler, a corrupt model file)."""
 
 from __future__ import annotations
 
@@ -77,3 +78,59 @@ def test_raising_lambda_is_caught_and_notified(local, tutorial_data: Path) -> No
     ]
     assert notified, "NotifyFailure did not complete"
     assert failure["executionError"] == "RuntimeError", "PipelineFailed reports the caught error"
+
+
+def _plant_broken_model_artifacts(monkeypatch: pytest.MonkeyPatch) -> None:
+    """From now on every model an endpoint deploys has an unreadable xgboost-model (a corrupt upload)."""
+    from stepwise.local import endpoints
+
+    extract = endpoints.extract_model
+
+    def extract_corrupted(artifact, folder):
+        model_dir = extract(artifact, folder)
+        (model_dir / "xgboost-model").write_bytes(b"not an xgboost model")
+        return model_dir
+
+    monkeypatch.setattr(endpoints, "extract_model", extract_corrupted)
+
+
+def test_endpoint_that_fails_to_start_is_caught_and_notified(
+    local, tutorial_data: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from stepwise.local.summary import build_summary
+
+    _plant_broken_model_artifacts(monkeypatch)
+    arn = _run(local, tutorial_data)
+    summary = build_summary(local, arn)
+    assert summary["status"] == "FAILED"
+    assert _entered(local, arn)[-3:] == ["GetEndpointFailure", "NotifyFailure", "PipelineFailed"]
+    failure = summary["failure"]
+    assert failure["state"] == "EndpointStatus" and failure["error"] == "EndpointFailed"
+    assert "failed to start" in failure["cause"], failure["cause"]
+    name = local.stack.substitutions["EndpointName"]
+    assert local.client("sagemaker").describe_endpoint(EndpointName=name)["EndpointStatus"] == "Failed"
+
+
+def test_failed_endpoint_update_rolls_back_and_the_old_model_keeps_serving(
+    local, tutorial_data: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from stepwise.local.summary import build_summary
+
+    first = build_summary(local, _run(local, tutorial_data))
+    assert first["status"] == "SUCCEEDED", first.get("failure")
+    name = local.stack.substitutions["EndpointName"]
+    sagemaker, runtime = local.client("sagemaker"), local.client("sagemaker-runtime")
+    serving_config = sagemaker.describe_endpoint(EndpointName=name)["EndpointConfigName"]
+
+    _plant_broken_model_artifacts(monkeypatch)
+    arn = _run(local, tutorial_data)  # the same data again: version 2 passes the gate, its deploy fails
+    summary = build_summary(local, arn)
+    assert summary["status"] == "FAILED"
+    assert _entered(local, arn)[-3:] == ["DeploymentRolledBack", "NotifyFailure", "PipelineFailed"]
+    assert summary["failure"]["error"] == "DeploymentRolledBack"
+    endpoint = sagemaker.describe_endpoint(EndpointName=name)
+    assert endpoint["EndpointStatus"] == "InService"
+    assert endpoint["EndpointConfigName"] == serving_config, "the endpoint must still serve version 1"
+    row = ",".join(["0"] * 48)
+    answer = runtime.invoke_endpoint(EndpointName=name, ContentType="text/csv", Body=row)
+    assert 0.0 <= float(answer["Body"].read().decode().strip()) <= 1.0
