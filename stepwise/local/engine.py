@@ -9,7 +9,8 @@ Lambda. This module installs hooks on moto's private interpreter modules so that
 - Lambda Tasks (`lambda:invoke` or a function ARN) call the registered handler in-process, with
   Lambda's error shape so `Retry`/`Catch` on the error name behave as on AWS;
 - `aws-sdk:*` results are made JSON-safe (timestamps become ISO strings, as Step Functions returns them);
-- Wait states and Retry intervals can be scaled down (0 = no sleep).
+- Wait states and Retry intervals can be scaled down (0 = no sleep);
+- each definition is parsed once, not again for every execution.
 
 The patch points are private to moto (see ../shared/notes/local-engine.md): pyproject.toml pins moto's
 minor version and tests/asl/test_moto_hooks.py fails loudly if an upgrade moves them.
@@ -52,6 +53,7 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
 from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
 from moto.stepfunctions.parser.asl.parse import preprocessor
+from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
 
 ServiceHandler = Callable[[dict, "TaskContext"], dict]
 LambdaHandler = Callable[[dict, Any], Any]
@@ -412,17 +414,30 @@ def _invoke_in_process(parameters: dict, region: str, state_credentials=None) ->
     return {"StatusCode": 200, "ExecutedVersion": "$LATEST", "Payload": payload}
 
 
-def scaled_seconds(seconds: float, scale: float) -> int:
-    """A Wait of `seconds` scaled locally: whole seconds (moto waits in whole seconds), at least 1 s
-    when neither the Wait nor the scale is 0, so a poll loop still gives what it polls time to happen."""
+# The shortest a scaled Wait lasts (unless the Wait or the scale is 0): a poll loop still gives what it
+# polls time to happen
+MIN_SCALED_WAIT_SECONDS = 0.25
+
+
+def scaled_seconds(seconds: float, scale: float) -> float:
+    """A Wait of `seconds` scaled locally: `seconds * scale`, at least MIN_SCALED_WAIT_SECONDS when
+    neither the Wait nor the scale is 0."""
     if seconds <= 0 or scale <= 0:
-        return 0
-    return max(1, int(round(seconds * scale)))
+        return 0.0
+    return max(MIN_SCALED_WAIT_SECONDS, seconds * scale)
 
 
 def _scaled_wait(self, env, wait_seconds: int) -> None:
+    """moto's WaitFunction._wait_interval for a scaled, fractional Wait (moto's own counts whole seconds):
+    sleep until the time is up, or until the execution stops (StopExecution, a failed Parallel sibling:
+    moto pulses program_state_event then)."""
     scale = _ACTIVE.wait_scale if _ACTIVE is not None else 1.0
-    return _ORIGINALS["wait_interval"](self, env, scaled_seconds(wait_seconds, scale))
+    deadline = time.monotonic() + scaled_seconds(wait_seconds, scale)
+    while env.is_running():
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return
+        env.program_state_event.wait(remaining)
 
 
 def _scaled_retry_sleep(seconds: float) -> None:
@@ -430,14 +445,33 @@ def _scaled_retry_sleep(seconds: float) -> None:
     time.sleep(seconds * scale)
 
 
+_PROGRAMS: dict[tuple[str, frozenset[str]], tuple] = {}
+_PROGRAMS_LOCK = threading.Lock()
+
+
+def _parse_once(definition: str) -> tuple:
+    """AmazonStateLanguageParser.parse, once per definition: moto parses a definition when the state
+    machine is created and again for every execution (~0.3 s each). The parsed program only declares
+    states; an execution's data lives in its own Environment, so executions can share one program. The
+    key holds the registered services too: they decide which Task classes the parse builds."""
+    key = (definition, frozenset(_ACTIVE.services) if _ACTIVE is not None else frozenset())
+    with _PROGRAMS_LOCK:  # held while parsing: two executions starting together parse once
+        if key not in _PROGRAMS:
+            _PROGRAMS[key] = _ORIGINALS["parse"](definition)
+        return _PROGRAMS[key]
+
+
 def _install_hooks() -> None:
+    _PROGRAMS.clear()  # parsed with another engine's services
     if _ORIGINALS:
         return
     _ORIGINALS["state_task_for"] = preprocessor.state_task_for
     _ORIGINALS["invoke_lambda"] = lambda_eval_utils._invoke_lambda_function
     _ORIGINALS["wait_interval"] = WaitFunction._wait_interval
     _ORIGINALS["retrier_time"] = retrier_decl.time
+    _ORIGINALS["parse"] = AmazonStateLanguageParser.parse
     preprocessor.state_task_for = _state_task_for
+    AmazonStateLanguageParser.parse = staticmethod(_parse_once)
     lambda_eval_utils._invoke_lambda_function = _invoke_in_process
     WaitFunction._wait_interval = _scaled_wait
     # RetrierDecl sleeps with `time.sleep(interval)`: give that module a `time` whose sleep is scaled
@@ -453,4 +487,6 @@ def uninstall_hooks() -> None:
     lambda_eval_utils._invoke_lambda_function = _ORIGINALS.pop("invoke_lambda")
     WaitFunction._wait_interval = _ORIGINALS.pop("wait_interval")
     retrier_decl.time = _ORIGINALS.pop("retrier_time")
+    AmazonStateLanguageParser.parse = staticmethod(_ORIGINALS.pop("parse"))
+    _PROGRAMS.clear()
     _ACTIVE = None

@@ -177,13 +177,18 @@ class StateStore:
 
     # -------------------------------------------------------------------------------- executions
     def save_execution(self, stepfunctions, execution_arn: str, extra: dict | None = None) -> Path:
+        """Write describe_execution + the whole history (+ `extra`) to executions/<name>.json. An execution
+        saved after it ended is not fetched again: its history cannot change any more."""
         described = stepfunctions.describe_execution(executionArn=execution_arn)
         described.pop("ResponseMetadata", None)
+        path = self.executions_dir / f"{described['name']}.json"
+        kept = json.loads(path.read_text()) if path.is_file() else {}  # e.g. the summary saved earlier
+        saved_status = (kept.get("execution") or {}).get("status")
+        if not extra and saved_status == described["status"] != "RUNNING":
+            return path
         events: list[dict] = []
         for page in stepfunctions.get_paginator("get_execution_history").paginate(executionArn=execution_arn):
             events.extend(page["events"])
-        path = self.executions_dir / f"{described['name']}.json"
-        kept = json.loads(path.read_text()) if path.is_file() else {}  # e.g. the summary saved earlier
         record = {**kept, "execution": described, "events": events, **(extra or {})}
         _write_json(path, record)
         return path

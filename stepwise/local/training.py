@@ -23,9 +23,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from stepwise.containers import xgboost_algorithm
-
 CONTAINER_MODULE = "stepwise.containers.xgboost_algorithm"
+# The file the container writes into /opt/ml/model (its MODEL_NAME). Named here rather than imported: the
+# container module imports xgboost, pandas and scikit-learn (1-2 s), which this process never needs since
+# it runs the container as a subprocess. tests/unit/test_local_imports.py keeps the two names equal.
+MODEL_FILE = "xgboost-model"
 XGBOOST_REPOSITORY = "sagemaker-xgboost"
 POLL_SECONDS = 0.2
 # How long a cancelled container gets to exit after SIGTERM before it is killed
@@ -251,7 +253,7 @@ def run_training_job(
     if arn:
         result["TrainingJobArn"] = arn
 
-    model_file = root / "model" / xgboost_algorithm.MODEL_NAME
+    model_file = root / "model" / MODEL_FILE
     failure_file = root / "output" / "failure"
     if outcome == "stopped":
         result.update(TrainingJobStatus="Stopped", SecondaryStatus="Stopped")

@@ -13,6 +13,7 @@ import pytest
 from asl_support import entered_states, task_failures
 
 PROCESSING = "arn:aws:states:::sagemaker:createProcessingJob.sync"
+ROLE = "arn:aws:iam::123456789012:role/stepwise-test"
 JOB_NAME = "States.Format('{}-preprocess-{}', $$.Execution.Name, $$.State.RetryCount)"
 NOTIFY = {
     "Type": "Task",
@@ -207,6 +208,40 @@ def test_wait_state_is_scaled(local_sfn) -> None:
     assert described["status"] == "SUCCEEDED"
 
 
+def test_scaled_waits_keep_fractions_and_a_floor() -> None:
+    from stepwise.local.engine import MIN_SCALED_WAIT_SECONDS, scaled_seconds
+
+    assert scaled_seconds(30, 1 / 120) == 0.25  # the endpoint poll, not rounded to whole seconds
+    assert scaled_seconds(600, 1 / 120) == 5.0
+    assert scaled_seconds(1, 1 / 120) == MIN_SCALED_WAIT_SECONDS  # a poll loop still gives time
+    assert scaled_seconds(30, 0.0) == 0.0 and scaled_seconds(0, 1 / 120) == 0.0
+
+
+def test_scaled_wait_lasts_its_fraction_of_a_second(local_sfn) -> None:
+    local_sfn.engine.wait_scale = 1 / 100  # 60 s -> 0.6 s
+    machine = {"StartAt": "Wait", "States": {"Wait": {"Type": "Wait", "Seconds": 60, "End": True}}}
+    described, events = local_sfn.run(machine, timeout=20)
+    assert described["status"] == "SUCCEEDED"
+    (entered,) = [e["timestamp"] for e in events if e["type"] == "WaitStateEntered"]
+    (exited,) = [e["timestamp"] for e in events if e["type"] == "WaitStateExited"]
+    assert (exited - entered).total_seconds() >= 0.55
+
+
+def test_stop_execution_ends_a_scaled_wait(local_sfn) -> None:
+    local_sfn.engine.wait_scale = 1 / 10  # 600 s -> 60 s: far longer than this test waits
+    machine = {"StartAt": "Wait", "States": {"Wait": {"Type": "Wait", "Seconds": 600, "End": True}}}
+    arn = local_sfn.start(machine)
+    sfn = local_sfn.client("stepfunctions")
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        history = sfn.get_execution_history(executionArn=arn)["events"]
+        if any(e["type"] == "WaitStateEntered" for e in history):
+            break
+        time.sleep(0.05)
+    sfn.stop_execution(executionArn=arn, error="Interrupted", cause="Ctrl-C")
+    assert local_sfn.wait(arn, timeout=10)["status"] == "ABORTED"
+
+
 def test_missing_handlers_are_named_at_start(local_sfn) -> None:
     from stepwise.local.engine import MissingHandlerError
 
@@ -261,3 +296,51 @@ def test_missing_handlers_are_named_at_start(local_sfn) -> None:
     ]
     with pytest.raises(MissingHandlerError, match="Transform.*\n.*Register"):
         local_sfn.engine.check_definition(machine)
+
+
+def test_concurrent_executions_of_one_definition_keep_their_own_data(local_sfn) -> None:
+    """The engine parses a definition once; executions running it at the same time still each see only
+    their own input, Wait and Parallel branches included."""
+    local_sfn.engine.wait_scale = 1 / 100  # 30 s -> 0.3 s: the executions overlap
+    machine = {
+        "StartAt": "Both",
+        "States": {
+            "Both": {
+                "Type": "Parallel",
+                "End": True,
+                "Branches": [
+                    {
+                        "StartAt": "Wait",
+                        "States": {
+                            "Wait": {"Type": "Wait", "Seconds": 30, "Next": "Echo"},
+                            "Echo": {"Type": "Pass", "Parameters": {"n.$": "$.n"}, "End": True},
+                        },
+                    },
+                    {
+                        "StartAt": "Double",
+                        "States": {
+                            "Double": {
+                                "Type": "Pass",
+                                "Parameters": {"double.$": "States.MathAdd($.n, $.n)"},
+                                "End": True,
+                            }
+                        },
+                    },
+                ],
+            }
+        },
+    }
+    sfn = local_sfn.client("stepfunctions")
+    arn = sfn.create_state_machine(name="shared", definition=json.dumps(machine), roleArn=ROLE)[
+        "stateMachineArn"
+    ]
+    runs = {
+        n: sfn.start_execution(stateMachineArn=arn, name=f"run-{n}", input=json.dumps({"n": n}))[
+            "executionArn"
+        ]
+        for n in (1, 2, 3)
+    }
+    for n, execution in runs.items():
+        described = local_sfn.wait(execution, timeout=30)
+        assert described["status"] == "SUCCEEDED"
+        assert local_sfn.output(described) == [{"n": n}, {"double": 2 * n}]

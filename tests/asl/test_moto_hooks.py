@@ -28,6 +28,17 @@ def test_patch_points_exist() -> None:
     )
     assert callable(WaitFunction._wait_interval), "WaitFunction._wait_interval moved"
     assert hasattr(retrier_decl, "time"), "retrier_decl no longer sleeps through the time module"
+    from moto.stepfunctions.parser.asl.eval.environment import Environment
+    from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+    from moto.stepfunctions.parser.backend import execution_worker
+
+    assert callable(AmazonStateLanguageParser.parse), "AmazonStateLanguageParser.parse moved"
+    assert execution_worker.AmazonStateLanguageParser is AmazonStateLanguageParser, (
+        "executions no longer parse their definition with AmazonStateLanguageParser.parse"
+    )
+    assert "program_state_event" in Environment.__annotations__, (
+        "Environment.program_state_event (which wakes a Wait on StopExecution) moved"
+    )
 
 
 def test_hooks_route_every_integration_locally(local_sfn) -> None:
