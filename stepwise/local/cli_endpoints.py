@@ -22,7 +22,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from stepwise.local.runtime import DEFAULT_STATE_DIR
+from stepwise.local.cli_run import add_state_dir_argument
 
 DEFAULT_PORT = 8080
 GATEWAY_FILE = "gateway.json"  # under <state dir>/endpoints/: where a running `serve` listens
@@ -38,7 +38,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     serve.add_argument(
         "--endpoint", action="append", help="serve only this endpoint (repeatable; default all)"
     )
-    _state_dir(serve)
+    add_state_dir_argument(serve)
     serve.set_defaults(handler=serve_command)
 
     invoke = subparsers.add_parser(
@@ -52,17 +52,8 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     invoke.add_argument(
         "--json", action="store_true", help="ask the endpoint for JSON (a list of predictions) and print it"
     )
-    _state_dir(invoke)
+    add_state_dir_argument(invoke)
     invoke.set_defaults(handler=invoke_command)
-
-
-def _state_dir(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--state-dir",
-        type=Path,
-        default=DEFAULT_STATE_DIR,
-        help=f"where local mode keeps its S3, registry, endpoints and runs (default {DEFAULT_STATE_DIR})",
-    )
 
 
 def _fail(message: str) -> int:

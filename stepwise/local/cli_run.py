@@ -38,7 +38,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="start as the scheduled rule does: retrain on the latest dataset",
     )
-    _state_dir(run)
+    add_state_dir_argument(run)
     run.add_argument("--json", action="store_true", help="print the summary as JSON")
     run.add_argument(
         "--approval-status",
@@ -48,30 +48,31 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     run.set_defaults(handler=run_command)
 
     runs = subparsers.add_parser("runs", help="list the local executions")
-    _state_dir(runs)
+    add_state_dir_argument(runs)
     runs.add_argument("--json", action="store_true")
     runs.set_defaults(handler=runs_command)
 
     show = subparsers.add_parser("show", help="one execution: its states as a timeline and its summary")
     show.add_argument("run", help="execution name (or a unique prefix; 'last' for the latest)")
-    _state_dir(show)
+    add_state_dir_argument(show)
     show.add_argument("--json", action="store_true")
     show.set_defaults(handler=show_command)
 
     registry = subparsers.add_parser("registry", help="model package versions with metrics and approval")
-    _state_dir(registry)
+    add_state_dir_argument(registry)
     registry.add_argument("--json", action="store_true")
     registry.set_defaults(handler=registry_command)
 
     approve = subparsers.add_parser("approve", help="approve a pending model package version and deploy it")
     approve.add_argument("version", type=int, help="model package version")
     approve.add_argument("--group", help="model package group (default: the only one)")
-    _state_dir(approve)
+    add_state_dir_argument(approve)
     approve.add_argument("--json", action="store_true")
     approve.set_defaults(handler=approve_command)
 
 
-def _state_dir(parser: argparse.ArgumentParser) -> None:
+def add_state_dir_argument(parser: argparse.ArgumentParser) -> None:
+    """--state-dir, which every local-mode command takes."""
     parser.add_argument(
         "--state-dir",
         type=Path,
