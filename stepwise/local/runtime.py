@@ -45,6 +45,21 @@ def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+def _eventbridge_event(detail_type: str, source: str, resources: list[str], detail: dict) -> dict:
+    """An event in the envelope EventBridge delivers to a rule's target."""
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": detail_type,
+        "source": source,
+        "account": ACCOUNT_ID,
+        "time": _iso(utc_now()),
+        "region": REGION,
+        "resources": resources,
+        "detail": detail,
+    }
+
+
 def _iso(moment: dt.datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -282,40 +297,22 @@ class LocalAWS:
         }
         if head.get("VersionId"):
             obj["version-id"] = head["VersionId"]
-        return {
+        detail = {
             "version": "0",
-            "id": str(uuid.uuid4()),
-            "detail-type": "Object Created",
-            "source": "aws.s3",
-            "account": ACCOUNT_ID,
-            "time": _iso(utc_now()),
-            "region": REGION,
-            "resources": [f"arn:aws:s3:::{bucket}"],
-            "detail": {
-                "version": "0",
-                "bucket": {"name": bucket},
-                "object": obj,
-                "request-id": uuid.uuid4().hex[:16].upper(),
-                "requester": ACCOUNT_ID,
-                "source-ip-address": "127.0.0.1",
-                "reason": "PutObject",
-            },
+            "bucket": {"name": bucket},
+            "object": obj,
+            "request-id": uuid.uuid4().hex[:16].upper(),
+            "requester": ACCOUNT_ID,
+            "source-ip-address": "127.0.0.1",
+            "reason": "PutObject",
         }
+        return _eventbridge_event("Object Created", "aws.s3", [f"arn:aws:s3:::{bucket}"], detail)
 
     def scheduled_event(self) -> dict:
         """The event the template's schedule rule delivers."""
         rule = self.stack.schedule_rule()
-        return {
-            "version": "0",
-            "id": str(uuid.uuid4()),
-            "detail-type": "Scheduled Event",
-            "source": "aws.events",
-            "account": ACCOUNT_ID,
-            "time": _iso(utc_now()),
-            "region": REGION,
-            "resources": [f"arn:aws:events:{REGION}:{ACCOUNT_ID}:rule/{rule.name}"],
-            "detail": {},
-        }
+        resources = [f"arn:aws:events:{REGION}:{ACCOUNT_ID}:rule/{rule.name}"]
+        return _eventbridge_event("Scheduled Event", "aws.events", resources, {})
 
     def model_package_state_change_event(self, package_arn: str) -> dict:
         """The event SageMaker sends when a model package's approval status changes (the shape of
@@ -327,17 +324,9 @@ class LocalAWS:
         for key, value in package.items():
             if isinstance(value, dt.datetime):
                 package[key] = int(value.timestamp() * 1000)
-        return {
-            "version": "0",
-            "id": str(uuid.uuid4()),
-            "detail-type": "SageMaker Model Package State Change",
-            "source": "aws.sagemaker",
-            "account": ACCOUNT_ID,
-            "time": _iso(utc_now()),
-            "region": REGION,
-            "resources": [package_arn],
-            "detail": to_json_safe(package),
-        }
+        return _eventbridge_event(
+            "SageMaker Model Package State Change", "aws.sagemaker", [package_arn], to_json_safe(package)
+        )
 
     def deliver(self, event: dict) -> str | None:
         """EventBridge: start an execution with `event` as input if one of the template's rules matches.
