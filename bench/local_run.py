@@ -22,11 +22,9 @@
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import statistics
 import sys
-import tarfile
 import tempfile
 import time
 from pathlib import Path
@@ -40,6 +38,7 @@ sys.path.insert(0, str(REPO))
 
 from processing import preprocess  # noqa: E402
 from stepwise.config import DEFAULT_HYPERPARAMETERS, SPLIT_SEED, TEST_RATIO, VALIDATION_RATIO  # noqa: E402
+from stepwise.containers import model_archive  # noqa: E402
 from stepwise.containers.xgboost_algorithm import train  # noqa: E402
 
 TUTORIAL_DATA = REPO.parent / "shared" / "data" / "tutorial"
@@ -63,13 +62,12 @@ def build_model(data_dir: Path, work: Path) -> tuple[xgb.Booster, np.ndarray]:
 
 
 def model_tar_gz(booster: xgb.Booster) -> bytes:
-    content = bytes(booster.save_raw(raw_format="ubj"))
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
-        info = tarfile.TarInfo("xgboost-model")
-        info.size = len(content)
-        archive.addfile(info, io.BytesIO(content))
-    return buffer.getvalue()
+    """The booster as the training job's model.tar.gz, packed by the same code as the emulator's."""
+    with tempfile.TemporaryDirectory() as scratch:
+        model_dir = Path(scratch) / "model"
+        model_dir.mkdir()
+        booster.save_model(str(model_dir / model_archive.MODEL_FILE))
+        return model_archive.pack(model_dir, Path(scratch) / "model.tar.gz").read_bytes()
 
 
 def rows_for(test: np.ndarray, count: int) -> np.ndarray:

@@ -63,8 +63,7 @@ VOLUME_SIZE_GB = 30
 
 RAW_PREFIX = "raw/"  # the EventBridge rule's key prefix in template.yaml; tests check they agree
 CODE_DIR = "/opt/ml/processing/input/code"  # where processing jobs find code/<sha256-12>/
-# Where a processing container writes why it failed (SageMaker: ExitMessage/FailureReason). Passed
-# explicitly so that every container path of a job is in its request, where local mode maps it.
+# Where a processing container writes why it failed (SageMaker: ExitMessage/FailureReason)
 MESSAGE_FILE = "/opt/ml/output/message"
 CSV = "text/csv"
 MODEL_NAME_SENTINEL = "<model-name-filled-at-run-time>"
@@ -295,6 +294,38 @@ class FailureHandling:
 # ------------------------------------------------------------------------------------------------
 # The states
 # ------------------------------------------------------------------------------------------------
+def processing_job(
+    stage: str,
+    app_specification: dict,
+    inputs: list[dict],
+    outputs: list[dict],
+    resources: dict,
+    max_runtime: int,
+) -> dict:
+    """A CreateProcessingJob request: job name per run and retry, the SageMaker role, the given parts."""
+    return {
+        "ProcessingJobName.$": job_name(stage),
+        "RoleArn": token("SageMakerRoleArn"),
+        "AppSpecification": app_specification,
+        "ProcessingInputs": inputs,
+        "ProcessingOutputConfig": {"Outputs": outputs},
+        "ProcessingResources": resources,
+        "StoppingCondition": {"MaxRuntimeInSeconds": max_runtime},
+    }
+
+
+def script_app(image: str, script: str, arguments: list[str]) -> dict:
+    """AppSpecification that runs one of processing/'s scripts with python3 in `image`.
+
+    --message-file is passed explicitly so that every container path of the job is in its request,
+    where local mode maps it (SageMaker reads a failed job's reason from that file)."""
+    return {
+        "ImageUri": token(image),
+        "ContainerEntrypoint": ["python3", f"{CODE_DIR}/{script}"],
+        "ContainerArguments": [*arguments, "--message-file", MESSAGE_FILE],
+    }
+
+
 def lambda_task(state_id: str, function_token: str, payload: dict, result_path: str, comment: str) -> Task:
     """Invoke a Lambda function by ARN: the Task's result is the handler's return value."""
     task = Task(
@@ -322,13 +353,12 @@ def preprocess_state() -> Task:
         "Preprocess",
         comment="Validate, join, encode and split the raw dataset (processing/preprocess.py, SKLearn image).",
         resource="arn:aws:states:::sagemaker:createProcessingJob.sync",
-        parameters={
-            "ProcessingJobName.$": job_name("preprocess"),
-            "RoleArn": token("SageMakerRoleArn"),
-            "AppSpecification": {
-                "ImageUri": token("SklearnImageUri"),
-                "ContainerEntrypoint": ["python3", f"{CODE_DIR}/preprocess.py"],
-                "ContainerArguments": [
+        parameters=processing_job(
+            "preprocess",
+            script_app(
+                "SklearnImageUri",
+                "preprocess.py",
+                [
                     "--input-dir",
                     "/opt/ml/processing/input/raw",
                     "--output-dir",
@@ -339,19 +369,17 @@ def preprocess_state() -> Task:
                     str(config.TEST_RATIO),
                     "--seed",
                     str(config.SPLIT_SEED),
-                    "--message-file",
-                    MESSAGE_FILE,
                 ],
-            },
-            "ProcessingInputs": [
+            ),
+            inputs=[
                 code_input(),
                 processing_input("raw", "/opt/ml/processing/input/raw", **{"S3Uri.$": "$.dataset.s3Uri"}),
             ],
-            "ProcessingOutputConfig": {"Outputs": outputs},
+            outputs=outputs,
             # one instance: the script reads the whole dataset and writes one split
-            "ProcessingResources": cluster("ProcessingInstanceType", 1),
-            "StoppingCondition": {"MaxRuntimeInSeconds": PROCESSING_MAX_RUNTIME},
-        },
+            resources=cluster("ProcessingInstanceType", 1),
+            max_runtime=PROCESSING_MAX_RUNTIME,
+        ),
         result_selector={
             "jobName.$": "$.ProcessingJobName",
             "train.$": "$.ProcessingOutputConfig.Outputs[0].S3Output.S3Uri",
@@ -414,34 +442,29 @@ def evaluate_state() -> Task:
         "Evaluate",
         comment="Score the model on the test split (processing/evaluate.py in the XGBoost image).",
         resource="arn:aws:states:::sagemaker:createProcessingJob.sync",
-        parameters={
-            "ProcessingJobName.$": job_name("evaluate"),
-            "RoleArn": token("SageMakerRoleArn"),
-            "AppSpecification": {
-                "ImageUri": token("XgboostImageUri"),
-                "ContainerEntrypoint": ["python3", f"{CODE_DIR}/evaluate.py"],
-                "ContainerArguments": [
+        parameters=processing_job(
+            "evaluate",
+            script_app(
+                "XgboostImageUri",
+                "evaluate.py",
+                [
                     "--model-dir",
                     "/opt/ml/processing/model",
                     "--test-dir",
                     "/opt/ml/processing/test",
                     "--output-dir",
                     "/opt/ml/processing/evaluation",
-                    "--message-file",
-                    MESSAGE_FILE,
                 ],
-            },
-            "ProcessingInputs": [
+            ),
+            inputs=[
                 code_input(),
                 processing_input("model", "/opt/ml/processing/model", **{"S3Uri.$": "$.train.modelDataUrl"}),
                 processing_input("test", "/opt/ml/processing/test", **{"S3Uri.$": "$.preprocess.test"}),
             ],
-            "ProcessingOutputConfig": {
-                "Outputs": [processing_output("evaluation", "/opt/ml/processing/evaluation", "evaluation")]
-            },
-            "ProcessingResources": cluster("ProcessingInstanceType", 1),
-            "StoppingCondition": {"MaxRuntimeInSeconds": PROCESSING_MAX_RUNTIME},
-        },
+            outputs=[processing_output("evaluation", "/opt/ml/processing/evaluation", "evaluation")],
+            resources=cluster("ProcessingInstanceType", 1),
+            max_runtime=PROCESSING_MAX_RUNTIME,
+        ),
         result_selector={
             "jobName.$": "$.ProcessingJobName",
             "evaluationUri.$": output_file("evaluation.json"),
@@ -494,11 +517,10 @@ def clarify_branch(kind: str) -> Chain:
         f"Clarify{title}",
         comment=f"SageMaker Clarify {kind} job: reads the config and test.csv, writes analysis.json.",
         resource="arn:aws:states:::sagemaker:createProcessingJob.sync",
-        parameters={
-            "ProcessingJobName.$": job_name(kind),
-            "RoleArn": token("SageMakerRoleArn"),
-            "AppSpecification": {"ImageUri": token("ClarifyImageUri")},
-            "ProcessingInputs": [
+        parameters=processing_job(
+            kind,
+            {"ImageUri": token("ClarifyImageUri")},
+            inputs=[
                 processing_input(
                     "analysis_config",
                     "/opt/ml/processing/input/config",
@@ -508,12 +530,10 @@ def clarify_branch(kind: str) -> Chain:
                     "dataset", "/opt/ml/processing/input/data", **{"S3Uri.$": "$.preprocess.test"}
                 ),
             ],
-            "ProcessingOutputConfig": {
-                "Outputs": [processing_output("analysis_result", "/opt/ml/processing/output", prefix)]
-            },
-            "ProcessingResources": cluster("ClarifyInstanceType", number("ClarifyInstanceCount")),
-            "StoppingCondition": {"MaxRuntimeInSeconds": CLARIFY_MAX_RUNTIME},
-        },
+            outputs=[processing_output("analysis_result", "/opt/ml/processing/output", prefix)],
+            resources=cluster("ClarifyInstanceType", number("ClarifyInstanceCount")),
+            max_runtime=CLARIFY_MAX_RUNTIME,
+        ),
         result_selector={
             "jobName.$": "$.ProcessingJobName",
             "reportUri.$": output_file("analysis.json"),

@@ -28,10 +28,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from processing.preprocess import CLAIMS_COLUMNS, CUSTOMERS_COLUMNS, KEY, LABEL, VOCABULARY
+from processing.preprocess import (
+    CLAIMS_COLUMNS,
+    CLAIMS_FILE,
+    CUSTOMERS_COLUMNS,
+    CUSTOMERS_FILE,
+    KEY,
+    LABEL,
+    VOCABULARY,
+)
 
-CLAIMS_FILE = "claims.csv"
-CUSTOMERS_FILE = "customers.csv"
 DEFAULT_CHUNK_ROWS = 100_000
 
 

@@ -44,7 +44,6 @@ import json
 import logging
 import math
 import sys
-import tarfile
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,7 +55,7 @@ import xgboost as xgb
 from smclarify.bias import report as bias_report
 from smclarify.bias.metrics import POSTTRAINING_METRICS, PRETRAINING_METRICS
 
-from stepwise.containers import xgboost_serving
+from stepwise.containers import model_archive, xgboost_serving
 
 CONFIG_PATH = Path("processing/input/config/analysis_config.json")
 DATA_DIR = Path("processing/input/data")
@@ -135,10 +134,9 @@ def load_model(model_artifact: Path) -> XGBoostModel:
         )
     with tempfile.TemporaryDirectory() as scratch:
         try:
-            with tarfile.open(model_artifact, mode="r:*") as archive:
-                archive.extractall(scratch, filter="data")
-        except (tarfile.TarError, OSError, EOFError) as error:
-            raise ClarifyError(f"{model_artifact} is not a readable tar.gz archive: {error}") from error
+            model_archive.extract(model_artifact, Path(scratch))
+        except ValueError as error:
+            raise ClarifyError(str(error)) from error
         try:
             return XGBoostModel(xgboost_serving.load_model(Path(scratch)))
         except ValueError as error:

@@ -36,7 +36,9 @@ from typing import Any
 import pandas as pd
 import xgboost as xgb
 
-MODEL_NAME = "xgboost-model"
+from stepwise.containers import model_archive
+
+MODEL_NAME = model_archive.MODEL_FILE  # what the container writes into /opt/ml/model
 TRAIN_CHANNEL = "train"
 VALIDATION_CHANNEL = "validation"
 CSV_CONTENT_TYPES = ("csv", "text/csv")

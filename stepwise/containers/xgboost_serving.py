@@ -47,7 +47,9 @@ if __name__ == "__main__":
     sys.modules.setdefault("sklearn", None)
 import xgboost as xgb  # noqa: E402
 
-MODEL_FILE = "xgboost-model"
+from stepwise.containers import model_archive  # noqa: E402
+
+MODEL_FILE = model_archive.MODEL_FILE
 CSV = "text/csv"
 JSON = "application/json"
 BATCH_ENV = "SAGEMAKER_BATCH"  # set by SageMaker in batch transform containers

@@ -36,7 +36,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import tarfile
 import threading
 import time
 import uuid
@@ -46,6 +45,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
+
+from stepwise.containers import model_archive
 
 ENDPOINTS_DIR = "endpoints"
 RECORDS_FILE = "endpoints.json"
@@ -158,11 +159,9 @@ def extract_model(artifact: bytes | Path, folder: Path) -> Path:
     else:
         shutil.copyfile(artifact, archive_path)
     try:
-        with tarfile.open(archive_path, mode="r:*") as archive:
-            archive.extractall(model_dir, filter="data")
-    except (tarfile.TarError, OSError, EOFError) as error:
-        raise EndpointStartError(f"model.tar.gz is not a readable tar.gz archive: {error}") from error
-    return model_dir
+        return model_archive.extract(archive_path, model_dir)
+    except ValueError as error:
+        raise EndpointStartError(str(error)) from error
 
 
 def start_model_server(

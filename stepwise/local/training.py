@@ -16,18 +16,15 @@ import re
 import shutil
 import subprocess
 import sys
-import tarfile
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from stepwise.containers import model_archive
+
 CONTAINER_MODULE = "stepwise.containers.xgboost_algorithm"
-# The file the container writes into /opt/ml/model (its MODEL_NAME). Named here rather than imported: the
-# container module imports xgboost, pandas and scikit-learn (1-2 s), which this process never needs since
-# it runs the container as a subprocess. tests/unit/test_local_imports.py keeps the two names equal.
-MODEL_FILE = "xgboost-model"
 XGBOOST_REPOSITORY = "sagemaker-xgboost"
 POLL_SECONDS = 0.2
 # How long a cancelled container gets to exit after SIGTERM before it is killed
@@ -139,15 +136,6 @@ def parse_final_metrics(log_text: str, timestamp: str) -> list[dict]:
     return [{"MetricName": name, "Value": value, "Timestamp": timestamp} for name, value in final.items()]
 
 
-def _pack_model(root: Path) -> Path:
-    """model/ -> output/model.tar.gz with the model files at the archive's root, as SageMaker packs it."""
-    archive = root / "output" / "model.tar.gz"
-    with tarfile.open(archive, "w:gz") as tar:
-        for path in sorted((root / "model").iterdir()):
-            tar.add(path, arcname=path.name)
-    return archive
-
-
 def _job_arn(request: dict) -> str | None:
     region = re.search(
         r"\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com", request["AlgorithmSpecification"]["TrainingImage"]
@@ -253,7 +241,7 @@ def run_training_job(
     if arn:
         result["TrainingJobArn"] = arn
 
-    model_file = root / "model" / MODEL_FILE
+    model_file = root / "model" / model_archive.MODEL_FILE
     failure_file = root / "output" / "failure"
     if outcome == "stopped":
         result.update(TrainingJobStatus="Stopped", SecondaryStatus="Stopped")
@@ -271,7 +259,7 @@ def run_training_job(
             FailureReason=reason or f"AlgorithmError: the container exited without a model; see {log_file}",
         )
     else:
-        archive = _pack_model(root)
+        archive = model_archive.pack(root / "model", root / "output" / "model.tar.gz")
         result.update(
             TrainingJobStatus="Completed",
             SecondaryStatus="Completed",

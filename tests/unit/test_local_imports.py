@@ -29,13 +29,6 @@ def test_the_orchestrating_process_does_not_import_the_containers_libraries() ->
     assert finished.stdout.strip() == "[]"
 
 
-def test_training_names_the_file_the_container_writes() -> None:
-    from stepwise.containers import xgboost_algorithm
-    from stepwise.local import training
-
-    assert training.MODEL_FILE == xgboost_algorithm.MODEL_NAME
-
-
 def test_model_server_process_loads_xgboost_without_scikit_learn() -> None:
     finished = subprocess.run(
         [sys.executable, "-X", "importtime", "-m", "stepwise.containers.xgboost_serving", "--help"],
