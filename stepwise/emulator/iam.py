@@ -76,6 +76,21 @@ from xml.sax.saxutils import escape as _xml_escape
 import botocore.session
 from botocore.exceptions import ClientError, UnknownServiceError
 
+__all__ = [
+    "AccessDenied",
+    "Authorizer",
+    "Caller",
+    "Check",
+    "Decision",
+    "IAMEmulationError",
+    "PolicyError",
+    "RequestChecks",
+    "UnknownRequest",
+    "UnresolvedResource",
+    "iam_prefix",
+    "resolve_request",
+]
+
 
 # --------------------------------------------------------------------------------------------------
 # Errors of this module (a request it cannot decide on is refused loudly, never allowed)
