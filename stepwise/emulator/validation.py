@@ -17,7 +17,7 @@ CloudWatch Logs, Lambda's payload limit).
     validation.validate("stepfunctions", "StartExecution", request)   # raises RequestRejected
     validation.errors("sagemaker", "CreateModel", request)            # every violation, for reports
 
-The error formats (sources in the report of the change that added this module, tests pin them):
+The error formats (tests/unit/test_validation.py pins them; sources below):
 
 - Model constraints, JSON services (Coral validation): one error listing up to 10 violations,
   `N validation error(s) detected: Value '<value>' at '<path>' failed to satisfy constraint:
@@ -34,11 +34,31 @@ The error formats (sources in the report of the change that added this module, t
   `InvalidParameter`...) and AWS reports only the first; they are checked after the model
   constraints, except size limits enforced before the request is parsed (Lambda's 6 MB payload).
 
+Where the formats come from (AWS's answers as published in public issue threads):
+- Coral messages, pattern before length, list paths: "2 validation errors detected: ... at
+  'trainingJobName' ... regular expression pattern ...; ... length less than or equal to 63"
+  (zenml-io/zenml#1502), 'resourceConfig.instanceType' enum
+  (aws-samples/aws-sagemaker-heart-disease-prediction#1), 'productionVariants.1.member.instanceType',
+  DynamoDB's 'attributeDefinitions.1.member.attributeType'; at most "10 validation errors detected"; maps:
+  "Map value must satisfy constraint: [...]" (Cognito 'logins', Lambda routing weights); sensitive
+  values left out: "Value at 'password'" (Cognito), "Value at 'input'" (Step Functions).
+- Step Functions: an 81-character execution name is ValidationException "... at 'name' ... less than
+  or equal to 80" (getmoto/moto#6438, gchq/sleeper#1869), not InvalidName; "Invalid Name: '<name>'",
+  "Invalid Arn: 'Invalid ARN prefix: <arn>'" (StateMachineDoesNotExist is checked before the name).
+- CloudWatch Logs: "InvalidParameterException: 1 validation error detected: ... at 'logGroupName'"
+  and "Log groups starting with AWS/ are reserved for AWS."; Lambda: "ValidationException ... at
+  'functionName'", 413 RequestEntityTooLargeException "Request must be smaller than 6291456 bytes
+  for the InvokeFunction operation".
+- SNS: a Subject of 100 characters passes and 101 is "InvalidParameter: Invalid parameter: Subject"
+  (getmoto/moto#1503); message attribute errors carry the model's wire code ParameterValueInvalid.
+- S3: KeyTooLongError "Your key is too long.", InvalidBucketName "The specified bucket is not
+  valid.", MetadataTooLarge (S3 API reference, error codes) and the bucket naming rules.
+
 Service-model patterns are Java regular expressions; `java_regex` translates the constructs Python's
 `re` lacks or reads differently (`\\p{...}` classes, surrogate-pair escapes, `&&` and nested classes,
 `\\x{...}`, `\\z`, mid-pattern inline flags, quantified anchors, ASCII `\\w\\d\\s`, Java's `.`).
 Every plan is compiled once per (service, operation) and skips the members whose subtree has no
-constraint, so a valid request costs about what botocore's own validation does (bench/request_validation.py).
+constraint: a valid request costs less than botocore's own validation of it (bench/request_validation.py).
 """
 
 from __future__ import annotations
@@ -769,12 +789,20 @@ class _Scalar:
             phrases.append(("enum", f"Member must satisfy enum value set: [{', '.join(enum)}]"))
         self.phrases = phrases
         # what this plan checks: all but the `min` of strings and numbers when botocore checked it
-        # client-side (botocore has no blob check); messages about map entries list them all
-        self.checked = [
-            (check, phrase)
-            for check, phrase in phrases
-            if not (check == "min" and botocore_checked and self.type != "blob")
-        ]
+        # client-side (botocore has no blob check); messages about map entries list them all. A
+        # value that breaks several is reported pattern first, as AWS's latest messages show
+        # ("2 validation errors detected: Value 'x' at 'trainingJobName' failed to satisfy
+        # constraint: Member must satisfy regular expression pattern: ...; Value 'x' at
+        # 'trainingJobName' failed to satisfy constraint: Member must have length less than ...")
+        order = {"pattern": 0, "enum": 1, "max": 2, "min": 3}
+        self.checked = sorted(
+            (
+                (check, phrase)
+                for check, phrase in phrases
+                if not (check == "min" and botocore_checked and self.type != "blob")
+            ),
+            key=lambda item: order[item[0]],
+        )
         self.ok = self._fast_check()
 
     def _fast_check(self) -> Callable[[Any], bool]:
