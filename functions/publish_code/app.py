@@ -42,18 +42,24 @@ def publish(bucket: str, root: Path) -> str:
     return prefix
 
 
+# Fields CloudFormation puts in every custom resource request; a response must echo the last three
+REQUEST_TYPES = ("Create", "Update", "Delete")
+ECHOED = ("StackId", "RequestId", "LogicalResourceId")
+
+
 def send_response(
     event: dict[str, Any], status: str, reason: str, physical_id: str, data: dict[str, str]
 ) -> None:
-    """Answer CloudFormation through the pre-signed ResponseURL (the custom resource protocol)."""
+    """Answer CloudFormation through the pre-signed ResponseURL (the custom resource protocol).
+
+    A field missing from the event is echoed as "" rather than raising: CloudFormation then rejects
+    the response itself, and the reason says why, instead of waiting for ServiceTimeout."""
     body = json.dumps(
         {
             "Status": status,
             "Reason": reason[:1000],
             "PhysicalResourceId": physical_id,
-            "StackId": event["StackId"],
-            "RequestId": event["RequestId"],
-            "LogicalResourceId": event["LogicalResourceId"],
+            **{field: str(event.get(field) or "") for field in ECHOED},
             "Data": data,
         }
     ).encode()
@@ -67,9 +73,35 @@ def send_response(
         logger.info("CloudFormation answered %s", response.status)
 
 
+def problems(event: dict[str, Any]) -> list[str]:
+    """What makes `event` a request this function cannot carry out (empty when it can)."""
+    found = [f"no {field}" for field in ECHOED if not event.get(field)]
+    if event.get("RequestType") not in REQUEST_TYPES:
+        found.append(f"RequestType {event.get('RequestType')!r} is not one of {', '.join(REQUEST_TYPES)}")
+    elif event["RequestType"] != "Delete":
+        bucket = (event.get("ResourceProperties") or {}).get("Bucket")
+        if not isinstance(bucket, str) or not bucket:
+            found.append("no ResourceProperties.Bucket (the bucket to publish the processing code to)")
+    return found
+
+
 def lambda_handler(event: dict[str, Any], context: Any) -> None:
-    physical_id = event.get("PhysicalResourceId") or f"{event['LogicalResourceId']}-unpublished"
+    """Publish on Create/Update, nothing on Delete; every request gets an answer, FAILED with the
+    reason when it cannot succeed, so that CloudFormation never waits for its timeout."""
+    if not isinstance(event, dict) or not event.get("ResponseURL"):
+        # Nobody to answer: not a CloudFormation request (a test invoke, say). Say so and stop.
+        logger.error("not a CloudFormation custom resource request (no ResponseURL): %r", event)
+        return
+    physical_id = (
+        event.get("PhysicalResourceId") or f"{event.get('LogicalResourceId') or 'ProcessingCode'}-unpublished"
+    )
     try:
+        wrong = problems(event)
+        if wrong:
+            send_response(
+                event, "FAILED", "invalid custom resource request: " + "; ".join(wrong), physical_id, {}
+            )
+            return
         if event["RequestType"] == "Delete":
             send_response(
                 event, "SUCCESS", "nothing to delete: code prefixes stay for past runs", physical_id, {}
@@ -86,4 +118,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> None:
         )
     except Exception as error:  # CloudFormation must hear about every failure
         logger.exception("publishing the processing code failed")
-        send_response(event, "FAILED", f"{type(error).__name__}: {error}", physical_id, {})
+        try:
+            send_response(event, "FAILED", f"{type(error).__name__}: {error}", physical_id, {})
+        except Exception:  # the ResponseURL itself is unreachable or expired: nothing more to do
+            logger.exception("could not answer CloudFormation at the ResponseURL")

@@ -163,3 +163,42 @@ def test_the_template_publishes_processing_and_feeds_the_prefix_to_the_state_mac
     assert custom["CodeLayer"] == {"Ref": "ProcessingCodeLayer"}  # new code -> new layer version -> Update
     substitutions = resources["StateMachine"]["Properties"]["DefinitionSubstitutions"]
     assert substitutions["CodePrefix"] == {"Fn::GetAtt": ["ProcessingCode", "Prefix"]}
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"LogicalResourceId": None}, "no LogicalResourceId"),
+        ({"RequestId": None}, "no RequestId"),
+        ({"StackId": None}, "no StackId"),
+        ({"RequestType": "Rename"}, "RequestType 'Rename' is not one of Create, Update, Delete"),
+        ({"ResourceProperties": {"ServiceToken": "arn"}}, "no ResourceProperties.Bucket"),
+        ({"ResourceProperties": None}, "no ResourceProperties.Bucket"),
+    ],
+)
+def test_a_malformed_request_is_answered_failed_with_the_reason(
+    app: Any, response_url: tuple[str, list], change: dict[str, Any], reason: str
+) -> None:
+    url, received = response_url
+    event = {key: value for key, value in {**request("Create", url), **change}.items() if value is not None}
+    app.lambda_handler(event, None)  # never raises: CloudFormation would wait for its timeout
+    (answer,) = received
+    assert answer["Status"] == "FAILED"
+    assert reason in answer["Reason"]
+
+
+def test_an_event_without_a_response_url_is_logged_not_raised(
+    app: Any, response_url: tuple[str, list], caplog: pytest.LogCaptureFixture
+) -> None:
+    _, received = response_url
+    event = request("Create", "unused")
+    del event["ResponseURL"]
+    app.lambda_handler(event, None)
+    app.lambda_handler("not even an object", None)
+    assert received == []
+    assert "no ResponseURL" in caplog.text
+
+
+def test_an_unreachable_response_url_does_not_raise(app: Any, caplog: pytest.LogCaptureFixture) -> None:
+    app.lambda_handler(request("Delete", "http://127.0.0.1:9/unreachable"), None)
+    assert "could not answer CloudFormation" in caplog.text
