@@ -6,7 +6,8 @@
 The requests are the state machine's real SageMaker requests: the Parameters of
 statemachine/pipeline.asl.json's Preprocess (CreateProcessingJob) and Train (CreateTrainingJob)
 states, with the ${Token}s filled with placeholder values and the `.$` fields evaluated as Step
-Functions would (execution name, retry count, the state input's S3 URIs). Each is validated side by
+Functions would (the run id ClaimRun derives from an EventBridge-style execution name, the attempt, the
+state input's S3 URIs). Each is validated side by
 side in this process by botocore (`botocore.validate.ParamValidator().validate(...)`, what a boto3
 client runs before sending) and by `stepwise.emulator.validation.check(...)`; the numbers are the
 best of 5 rounds of --calls calls each (best: other processes on a shared machine only slow rounds
@@ -33,19 +34,18 @@ if str(REPO) not in sys.path:
 
 ACCOUNT = "123456789012"
 BUCKET = f"stepwise-data-{ACCOUNT}"
-EXECUTION = "7b1f5c2e-3f4a-4d8e-9c61-2a5b8f0e9d13"  # what StartExecution names a run by default
+# EventBridge names the executions its rules start `<event id>_<id>`
+EXECUTION = "5b4c7a30-9c2f-4a8e-8d3f-1e2d3c4b5a69_0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b"
+START_TIME = "2026-11-28T08:30:01.000Z"
 ECR = "683313688378.dkr.ecr.us-east-1.amazonaws.com"
 # Placeholders for the definition's ${Token}s (template.yaml's DefinitionSubstitutions fill them)
 TOKENS = {
     "Bucket": BUCKET,
     "CodePrefix": "code/3f9a1c0b7e",
     "SklearnImageUri": f"{ECR}/sagemaker-scikit-learn:1.2-1-cpu-py3",
-    "ClarifyImageUri": f"{ECR}/sagemaker-scikit-learn:1.2-1-cpu-py3",
     "XgboostImageUri": f"{ECR}/sagemaker-xgboost:1.7-1",
     "ProcessingInstanceType": "ml.m5.xlarge",
     "TrainingInstanceType": "ml.m5.xlarge",
-    "ClarifyInstanceType": "ml.m5.xlarge",
-    "ClarifyInstanceCount": "1",
     "EndpointInstanceType": "ml.m5.large",
     "EndpointInstanceCount": "1",
     "EndpointName": "stepwise-fraud-detection",
@@ -60,15 +60,34 @@ TOKENS = {
 TOKEN = re.compile(r"\$\{([A-Za-z0-9_]+)\}")
 
 
-def state_input(execution: str) -> dict[str, Any]:
+def run_id(execution: str) -> str:
+    """The run id ClaimRun (functions/claim_run) derives from the execution's name and start time."""
+    import importlib.util
+    from datetime import datetime
+
+    shared = str(REPO / "functions" / "shared")  # the layer the function imports
+    if shared not in sys.path:
+        sys.path.append(shared)
+    name = "stepwise_bench_claim_run"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, REPO / "functions" / "claim_run" / "app.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name].run_id(execution, datetime.fromisoformat(START_TIME))
+
+
+def state_input(execution: str, attempt: int = 0) -> dict[str, Any]:
     """What the states before each SageMaker Task leave in the execution's state."""
-    runs = f"s3://{BUCKET}/runs/{execution}"
+    run = run_id(execution)
+    runs = f"s3://{BUCKET}/runs/{run}"
     return {
         "dataset": {"s3Uri": f"s3://{BUCKET}/raw/2026-11-28/"},
+        "run": {"id": run},
+        "attempts": dict.fromkeys(("preprocess", "train", "evaluate", "checks"), attempt),
         "preprocess": {name: f"{runs}/preprocess/{name}" for name in ("train", "validation", "test")},
-        "train": {"modelDataUrl": f"{runs}/train/{execution}-train-0/output/model.tar.gz"},
+        "train": {"modelDataUrl": f"{runs}/train/{run}-train-0/output/model.tar.gz"},
         "failure": {"state": "Train", "error": "States.TaskFailed", "cause": "ClientError: job failed"},
-        "analysisConfig": {"bias": {"methods": {}}, "explainability": {"methods": {}}},
     }
 
 
@@ -140,7 +159,7 @@ def _states(states: dict) -> dict[str, dict]:
     return found
 
 
-def pipeline_request(state_name: str, execution: str = EXECUTION, retry: int = 0) -> dict[str, Any]:
+def pipeline_request(state_name: str, execution: str = EXECUTION, attempt: int = 0) -> dict[str, Any]:
     """The request a Task state of the definition sends, for an execution named `execution`."""
     raw = _states(json.loads(DEFINITION.read_text())["States"])[state_name]["Parameters"]
 
@@ -154,11 +173,11 @@ def pipeline_request(state_name: str, execution: str = EXECUTION, retry: int = 0
         "Execution": {
             "Name": execution,
             "Id": f"arn:aws:states:us-east-1:{ACCOUNT}:execution:stepwise-pipeline:{execution}",
-            "StartTime": "2026-11-28T08:30:01.000Z",
+            "StartTime": START_TIME,
         },
-        "State": {"Name": state_name, "RetryCount": retry},
+        "State": {"Name": state_name, "RetryCount": 0},
     }
-    return _fill(parameters, state_input(execution), context)
+    return _fill(parameters, state_input(execution, attempt), context)
 
 
 def best_per_call(function: Callable[[], Any], calls: int, rounds: int = 5) -> float:

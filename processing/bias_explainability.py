@@ -34,7 +34,7 @@ model's features); writes, in Clarify's output layout so that the Model Registry
   join column would lead), then ``<feature>_label0`` per feature.
 - ``report.md``: every metric with its value and a one-line meaning, and the top features.
 
-Conventions (the tutorial's, as ``stepwise/clarify_config.py`` configures Clarify): the favourable
+Conventions (the tutorial's, set in ``stepwise/config.py`` and passed by the state machine): the favourable
 outcome is ``--favourable-label`` (0, "not fraud"); the sensitive group *d* is the rows whose facet
 column equals ``--facet-value``, the others are *a*; the model predicts the label 1 (fraud) when its
 probability is above ``--probability-threshold``, so a prediction is favourable when the probability

@@ -41,6 +41,15 @@ VALIDATION_RATIO = 0.09
 TEST_RATIO = 0.10
 SPLIT_SEED = 42
 
+# Bias check (processing/bias_explainability.py): the tutorial's question, "is the model less
+# favourable to female customers?". The favourable outcome is "not fraud" (label 0); the sensitive
+# group is customer_gender_female == 1; a prediction is fraud when its probability exceeds 0.5.
+LABEL = "fraud"
+BIAS_FACET = "customer_gender_female"
+BIAS_FACET_VALUE = 1
+FAVOURABLE_LABEL = 0
+PROBABILITY_THRESHOLD = 0.5
+
 # Quality gate
 GATE_METRIC = "auc"
 GATE_THRESHOLD = 0.7

@@ -75,6 +75,9 @@ class RegisterModelEvent(StepwiseEvent):
     )
     # $$.Execution.StartTime: bounds the search for this execution's package to newer packages
     execution_start_time: datetime | None = None
+    # claim_run's result: the run id and the fingerprint of the inputs (later runs match it)
+    run_id: str | None = Field(None, pattern=r"^[a-zA-Z0-9-]{1,63}$")
+    fingerprint: str | None = Field(None, pattern=r"^[0-9a-f]{64}$")
 
     _split_types = field_validator("realtime_instance_types", mode="before")(comma_separated)
 
@@ -93,6 +96,8 @@ def customer_metadata(request: RegisterModelEvent) -> dict[str, str]:
         registry.SCHEMA_URI: request.schema_uri,
         registry.METRIC_NAME: request.gate.metric,
         registry.METRIC_VALUE: None if request.gate.value is None else repr(request.gate.value),
+        registry.RUN_ID: request.run_id,
+        registry.FINGERPRINT: request.fingerprint,
     }
     too_long = [
         key for key, value in values.items() if value is not None and len(value) > METADATA_VALUE_LIMIT

@@ -54,12 +54,17 @@ class ResolveDatasetEvent(StepwiseEvent):
     event: Annotated[Union[S3ObjectCreated, ScheduledEvent], Field(discriminator="detail_type")]
     bucket: str | None = None
     raw_prefix: str = "raw/"
+    # The execution input's top-level "force": true (a manual start): retrain even on inputs that
+    # were trained before (claim_run). EventBridge never sets it.
+    force: bool = False
 
     @model_validator(mode="before")
     @classmethod
     def _accept_bare_event(cls, data: Any) -> Any:
         if isinstance(data, dict) and "event" not in data and "detail-type" in data:
-            return {**data, "event": data}
+            data = {**data, "event": data}
+        if isinstance(data, dict) and isinstance(data.get("event"), dict) and "force" not in data:
+            data = {**data, "force": data["event"].get("force") is True}
         return data
 
 
@@ -207,6 +212,10 @@ def resolve_latest(bucket: str, raw_prefix: str) -> dict[str, Any]:
 
 
 def resolve(request: ResolveDatasetEvent) -> dict[str, Any]:
+    return {**_resolve(request), "force": request.force}
+
+
+def _resolve(request: ResolveDatasetEvent) -> dict[str, Any]:
     event = request.event
     if isinstance(event, S3ObjectCreated):
         bucket = event.detail.bucket.name

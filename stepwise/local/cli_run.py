@@ -34,9 +34,24 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     )
     run.add_argument("--seed", type=int, default=0, help="seed of the generated data (default 0)")
     run.add_argument(
+        "--dataset-id", help="upload the data under raw/<ID>/ (default: the time and a random suffix)"
+    )
+    run.add_argument(
         "--schedule",
         action="store_true",
         help="start as the scheduled rule does: retrain on the latest dataset",
+    )
+    run.add_argument(
+        "--event",
+        type=Path,
+        metavar="FILE",
+        help="deliver this EventBridge event (JSON, e.g. from events/) to the template's rules instead of "
+        "uploading data; an S3 event's object must exist in the local bucket",
+    )
+    run.add_argument(
+        "--force",
+        action="store_true",
+        help="retrain even when these inputs were trained and registered before",
     )
     add_state_dir_argument(run)
     run.add_argument("--json", action="store_true", help="print the summary as JSON")
@@ -87,9 +102,17 @@ def run_command(args: argparse.Namespace) -> int:
     parameters = {}
     if args.approval_status:
         parameters["ModelApprovalStatus"] = args.approval_status
+    event = None
+    if args.event is not None:
+        if args.data is not None or args.schedule:
+            return _usage("--event delivers the given event: leave out --data and --schedule")
+        try:
+            event = _read_event(args.event)
+        except ValueError as error:
+            return _usage(str(error))
     with tempfile.TemporaryDirectory(prefix="stepwise-data-") as scratch:
         data_dir = args.data
-        if data_dir is None and not args.schedule:
+        if data_dir is None and not args.schedule and event is None:
             from stepwise.data import generate_dataset
 
             data_dir = Path(scratch)
@@ -99,8 +122,13 @@ def run_command(args: argparse.Namespace) -> int:
         with _embedded_aws(args.state_dir, parameters) as local:
             if args.schedule:
                 events = [local.scheduled_event()]
+            elif event is not None:
+                problem = _event_problem(local, event)
+                if problem:
+                    return _usage(problem)
+                events = [event]
             else:
-                events = local.upload_dataset(data_dir)
+                events = local.upload_dataset(data_dir, args.dataset_id)
                 _say(args, f"Uploaded {data_dir} to s3://{local.stack.buckets[0]}/{_dataset_prefix(events)}")
             code, summary = _run_events(local, events, args)
     return _finish(code, summary, args, out)
@@ -129,6 +157,58 @@ def _embedded_aws(state_dir: Path, parameters: dict[str, str] | None = None) -> 
         local.close()
 
 
+def _usage(message: str) -> int:
+    print(f"stepwise: error: {message}", file=sys.stderr)
+    return 2
+
+
+def _read_event(path: Path) -> dict:
+    """The EventBridge event in `path`; ValueError saying what is wrong with it."""
+    try:
+        event = json.loads(path.read_text())
+    except OSError as error:
+        raise ValueError(f"cannot read the event file {path}: {error.strerror}") from None
+    except ValueError as error:
+        raise ValueError(f"{path} is not JSON: {error}") from None
+    missing = [
+        key for key in ("source", "detail-type", "detail") if not isinstance(event, dict) or key not in event
+    ]
+    if missing:
+        raise ValueError(f"{path} is not an EventBridge event: it lacks {', '.join(missing)}")
+    return event
+
+
+def _event_problem(local, event: dict) -> str | None:
+    """Why an S3 event cannot be delivered locally (its bucket or object is not there), else None.
+
+    An event whose object changed since (another ETag or version) is delivered all the same:
+    ResolveDataset ignores it, as it does on AWS."""
+    if event.get("source") != "aws.s3":
+        return None
+    detail = event.get("detail") or {}
+    bucket = (detail.get("bucket") or {}).get("name")
+    key = (detail.get("object") or {}).get("key")
+    local_bucket = local.stack.buckets[0]
+    if bucket != local_bucket:
+        return f"the event names bucket {bucket!r}, the local one is {local_bucket!r}: edit its bucket.name"
+    try:
+        head = local.client("s3").head_object(Bucket=bucket, Key=key)
+    except Exception:
+        dataset = key.split("/")[-2] if key and key.count("/") >= 2 else "ID"
+        return (
+            f"s3://{bucket}/{key} does not exist locally: upload the dataset first, e.g. "
+            f"`stepwise run --data DIR --dataset-id {dataset}`"
+        )
+    etag = (detail.get("object") or {}).get("etag")
+    if etag and etag.strip('"') != head["ETag"].strip('"'):
+        print(
+            f"note: s3://{bucket}/{key} has changed since this event (etag {etag} != {head['ETag']}): "
+            "ResolveDataset will ignore it, as on AWS",
+            file=sys.stderr,
+        )
+    return None
+
+
 def _dataset_prefix(events: list[dict]) -> str:
     key = events[-1]["detail"]["object"]["key"]
     return key.rsplit("/", 1)[0] + "/"
@@ -144,7 +224,7 @@ def _run_events(local, events: list[dict], args: argparse.Namespace) -> tuple[in
 
     started: list[str] = []
     for event in events:
-        arn = local.deliver(event)
+        arn = local.deliver(event, force=getattr(args, "force", False))
         if arn is None:
             _say(args, f"No rule matches the {event['detail-type']} event: nothing starts")
         else:

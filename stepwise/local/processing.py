@@ -7,10 +7,9 @@ container paths in ContainerEntrypoint, ContainerArguments and Environment are r
 `python3` is this interpreter. A job that fails leaves its reason in `/opt/ml/output/message`
 (SageMaker's ExitMessage), which becomes the FailureReason.
 
-Managed images are emulated by what they do: the Clarify image (repository
-`sagemaker-clarify-processing`) runs `stepwise.containers.clarify`, given the model artifact of the
-SageMaker model its analysis config names (`predictor.model_name`), which the real container would
-call through a shadow endpoint. Any other image runs its ContainerEntrypoint.
+Every job of the pipeline runs a script of processing/ through its ContainerEntrypoint, whatever the
+image (the very same script runs in the SageMaker image in the cloud); a request without an
+entrypoint is refused, since local mode cannot know what an image runs by default.
 """
 
 from __future__ import annotations
@@ -24,11 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from stepwise.local.engine import ACCOUNT_ID, REGION, Cancelled, TaskContext, run_job_process
-from stepwise.local.s3files import download_prefix, parse_s3_uri, upload_dir
-from stepwise.local.training import image_repository
+from stepwise.local.s3files import download_prefix, upload_dir
 
-CLARIFY_REPOSITORY = "sagemaker-clarify-processing"
-CLARIFY_MODULE = "stepwise.containers.clarify"
 CONTAINER_ROOT = "/opt/ml"
 _SRC_ROOT = Path(__file__).resolve().parents[2]
 _CONTAINER_PATH = re.compile(r"/opt/ml(?=/|$|\s)")
@@ -52,18 +48,8 @@ def _local_dir(container_path: str, opt_ml: Path) -> Path:
     return Path(to_local_path(container_path, opt_ml))
 
 
-def _command(request: dict, opt_ml: Path, model_artifact: Path | None) -> list[str]:
+def _command(request: dict, opt_ml: Path) -> list[str]:
     app = request["AppSpecification"]
-    if model_artifact is not None:  # the Clarify image
-        return [
-            sys.executable,
-            "-m",
-            CLARIFY_MODULE,
-            "--root",
-            str(opt_ml),
-            "--model-artifact",
-            str(model_artifact),
-        ]
     entrypoint = list(app.get("ContainerEntrypoint") or [])
     if not entrypoint:
         raise ProcessingRequestError(
@@ -74,32 +60,6 @@ def _command(request: dict, opt_ml: Path, model_artifact: Path | None) -> list[s
     if Path(entrypoint[0]).name in ("python", "python3"):
         entrypoint[0] = sys.executable
     return [to_local_path(part, opt_ml) for part in entrypoint + list(app.get("ContainerArguments") or [])]
-
-
-def _clarify_model_artifact(opt_ml: Path, request: dict, s3, sagemaker, workdir: Path) -> Path:
-    """Download the model.tar.gz of the SageMaker model the analysis config's predictor names."""
-    configs = list((opt_ml / "processing").rglob("analysis_config.json"))
-    if not configs:
-        raise ProcessingRequestError(
-            "Clarify job has no analysis_config.json among its inputs: add a ProcessingInput with "
-            "LocalPath /opt/ml/processing/input/config holding it"
-        )
-    config = json.loads(configs[0].read_text())
-    model_name = (config.get("predictor") or {}).get("model_name")
-    if not model_name:
-        raise ProcessingRequestError(
-            f"{configs[0].name} has no predictor.model_name: Clarify needs a model to call"
-        )
-    model = sagemaker.describe_model(ModelName=model_name)
-    container = model.get("PrimaryContainer") or (model.get("Containers") or [{}])[0]
-    model_url = container.get("ModelDataUrl")
-    if not model_url:
-        raise ProcessingRequestError(f"SageMaker model {model_name!r} has no ModelDataUrl")
-    bucket, key = parse_s3_uri(model_url)
-    target = workdir / "model" / "model.tar.gz"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    s3.download_file(bucket, key, str(target))
-    return target
 
 
 def run_processing_job(
@@ -147,9 +107,7 @@ def run_processing_job(
     (opt_ml / "config").mkdir(parents=True, exist_ok=True)
     (opt_ml / "config" / "processingjobconfig.json").write_text(json.dumps(request, indent=2, default=str))
 
-    clarify = image_repository(request["AppSpecification"].get("ImageUri", "")) == CLARIFY_REPOSITORY
-    model_artifact = _clarify_model_artifact(opt_ml, request, s3, sagemaker, workdir) if clarify else None
-    command = _command(request, opt_ml, model_artifact)
+    command = _command(request, opt_ml)
     env = dict(os.environ)
     env.update({k: to_local_path(str(v), opt_ml) for k, v in (request.get("Environment") or {}).items()})
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(_SRC_ROOT), os.environ.get("PYTHONPATH")]))

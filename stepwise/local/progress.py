@@ -79,6 +79,20 @@ def failed_state(events: list[dict]) -> StateTiming | None:
     return caught[-1] if caught else None
 
 
+def run_of(events: list[dict]) -> dict | None:
+    """ClaimRun's result ($.run: id, fingerprint, status...) from an execution's history, or None
+    (an approval run, or a run that ended before ClaimRun). The run id names the run's S3 prefix
+    `runs/<id>/` and its jobs."""
+    for event in events:
+        details = event.get("stateExitedEventDetails") or {}
+        if details.get("name") == "ClaimRun":
+            try:
+                return json.loads(details.get("output") or "{}").get("run")
+            except ValueError:
+                return None
+    return None
+
+
 def format_seconds(seconds: float | None) -> str:
     if seconds is None:
         return "…"

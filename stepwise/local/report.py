@@ -9,9 +9,10 @@ left (every key optional: a run that stopped early shows what it has and says wh
       "evaluation": evaluation.json (SageMaker model-quality format: binary_classification_metrics
                     with receiver_operating_characteristic_curve, precision_recall_curve,
                     confusion_matrix {"actual": {"predicted": count}}, auc/f1/... {"value"}),
-      "bias": the Clarify bias analysis.json (pre_training_bias_metrics / post_training_bias_metrics
-              .facets.<facet>[i] {"value_or_threshold", "metrics": [{"name", "description", "value"}]}),
-      "explainability": the Clarify explainability analysis.json
+      "bias": the bias analysis.json, Clarify's layout (pre_training_bias_metrics /
+              post_training_bias_metrics .facets.<facet>[i]
+              {"value_or_threshold", "metrics": [{"name", "description", "value"}]}),
+      "explainability": the explainability analysis.json (Clarify's layout)
               (explanations.kernel_shap.label0.global_shap_values {feature: value}),
       "gate": {"metric", "value", "threshold", "passed" | "decision", ...} (the QualityGate result),
       "registration": {"ModelPackageGroupName", "ModelPackageVersion", "ModelApprovalStatus",
@@ -480,8 +481,8 @@ def write_report(run: dict, out: Path) -> Path:
 
 RUN_FILES = {
     "evaluation": "evaluation/evaluation.json",
-    "bias": "clarify/bias/analysis.json",
-    "explainability": "clarify/explainability/analysis.json",
+    "bias": "checks/bias/analysis.json",
+    "explainability": "checks/explainability/analysis.json",
 }
 
 
@@ -493,11 +494,14 @@ def run_from_state(state_dir: Path, execution: str) -> dict:
     record = store.execution(execution)
     if record is None:
         raise KeyError(f"no execution {execution!r} is saved under {state_dir}")
+    from stepwise.local.progress import run_of
+
     described = record["execution"]
-    name = described["name"]
-    run: dict[str, Any] = {"execution": described, "events": record.get("events") or []}
+    events = record.get("events") or []
+    prefix = (run_of(events) or {}).get("id") or described["name"]
+    run: dict[str, Any] = {"execution": described, "events": events}
     for key, relative in RUN_FILES.items():
-        for path in store.s3_dir.glob(f"*/runs/{name}/{relative}"):
+        for path in store.s3_dir.glob(f"*/runs/{prefix}/{relative}"):
             run[key] = json.loads(path.read_text())
     summary = record.get("summary") or {}
     if summary.get("gate"):

@@ -328,10 +328,12 @@ class LocalAWS:
             "SageMaker Model Package State Change", "aws.sagemaker", [package_arn], to_json_safe(package)
         )
 
-    def deliver(self, event: dict) -> str | None:
+    def deliver(self, event: dict, *, force: bool = False) -> str | None:
         """EventBridge: start an execution with `event` as input if one of the template's rules matches.
 
         Returns the execution ARN, or None when no rule matches (the cloud would do nothing either).
+        `force` adds `"force": true` to the input, as a manual StartExecution would, to retrain inputs
+        that were trained before (ClaimRun).
         """
         if event.get("detail-type") == "Scheduled Event":
             matched = True  # asked for explicitly (`--schedule`), even while the template's schedule is off
@@ -343,8 +345,9 @@ class LocalAWS:
         if not matched:
             return None
         name = f"{utc_now().strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}"
+        payload = {**event, "force": True} if force else event
         arn = self.client("stepfunctions").start_execution(
-            stateMachineArn=self.stack.state_machine_arn, name=name, input=json.dumps(event)
+            stateMachineArn=self.stack.state_machine_arn, name=name, input=json.dumps(payload)
         )["executionArn"]
         self.executions.append(arn)
         return arn
@@ -411,6 +414,13 @@ def _quiet_moto_logs() -> None:
 
 
 def _key_prefixes(pattern: dict) -> list[str]:
-    """The `{"prefix": ...}` values that an S3 event pattern puts on detail.object.key."""
+    """The key prefixes an S3 event pattern allows on detail.object.key: `{"prefix": "raw/"}`, or the
+    text before the first `*` of `{"wildcard": "raw/*/claims.csv"}`."""
     keys = ((pattern.get("detail") or {}).get("object") or {}).get("key") or []
-    return [item["prefix"] for item in keys if isinstance(item, dict) and "prefix" in item]
+    prefixes = []
+    for item in keys:
+        if isinstance(item, dict) and "prefix" in item:
+            prefixes.append(item["prefix"])
+        elif isinstance(item, dict) and "*" in item.get("wildcard", ""):
+            prefixes.append(item["wildcard"].split("*", 1)[0])
+    return prefixes

@@ -88,4 +88,5 @@ def _finish(result: dict, status_key: str, ctx: TaskContext) -> dict:
         return result
     if ctx.is_cancelled():
         raise Cancelled(f"{ctx.state_name} stopped")
-    raise TaskFailed("States.TaskFailed", json.dumps(result))
+    # Step Functions puts the failed job's Describe* result in the cause, as compact JSON
+    raise TaskFailed("States.TaskFailed", json.dumps(result, separators=(",", ":")))

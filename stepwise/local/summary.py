@@ -15,7 +15,7 @@ import json
 from pathlib import Path
 from typing import Any, TextIO
 
-from stepwise.local.progress import _short, failed_state, format_seconds, timeline
+from stepwise.local.progress import _short, failed_state, format_seconds, run_of, timeline
 
 SAMPLE_ROWS = 5
 BIAS_METRICS_SHOWN = ("DPPL", "DI", "DCR", "RD", "DAR", "CI", "DPL")
@@ -91,7 +91,15 @@ def build_summary(local, execution_arn: str) -> dict[str, Any]:
         ],
         "endState": states[-1].name if states else None,
     }
-    prefix = f"runs/{name}"
+    dataset = _state_output(events, "ResolveDataset").get("dataset")
+    if isinstance(dataset, dict):
+        summary["dataset"] = {key: dataset.get(key) for key in ("ready", "reason", "s3Uri", "trigger")}
+    run = run_of(events)
+    if run:
+        summary["run"] = {
+            key: run.get(key) for key in ("id", "fingerprint", "status", "reason", "modelPackageVersion")
+        }
+    prefix = f"runs/{(run or {}).get('id') or name}"
     evaluation = _read_json(s3, bucket, f"{prefix}/evaluation/evaluation.json")
     if evaluation:
         metrics = evaluation.get("binary_classification_metrics", {})
@@ -99,10 +107,10 @@ def build_summary(local, execution_arn: str) -> dict[str, Any]:
     gate = _find(output, "gate") or _gate_from_history(events)
     if gate:
         summary["gate"] = gate
-    bias = bias_metrics(_read_json(s3, bucket, f"{prefix}/clarify/bias/analysis.json"))
+    bias = bias_metrics(_read_json(s3, bucket, f"{prefix}/checks/bias/analysis.json"))
     if bias:
         summary["bias"] = {k: bias[k] for k in BIAS_METRICS_SHOWN if k in bias} or bias
-    shap = top_shap(_read_json(s3, bucket, f"{prefix}/clarify/explainability/analysis.json"))
+    shap = top_shap(_read_json(s3, bucket, f"{prefix}/checks/explainability/analysis.json"))
     if shap:
         summary["topFeatures"] = [{"feature": f, "meanAbsShap": v} for f, v in shap]
     package = _package_of(local, name) or _package_of_approval(local, described)
@@ -114,6 +122,18 @@ def build_summary(local, execution_arn: str) -> dict[str, Any]:
     if described["status"] != "SUCCEEDED":
         summary["failure"] = _failure(local, described, events)
     return summary
+
+
+def _state_output(events: list[dict], state: str) -> dict:
+    """The output of the first exit of `state` in the history ({} when it never ended)."""
+    for event in events:
+        details = event.get("stateExitedEventDetails") or {}
+        if details.get("name") == state:
+            try:
+                return json.loads(details.get("output") or "{}")
+            except ValueError:
+                return {}
+    return {}
 
 
 def _gate_from_history(events: list[dict]) -> dict | None:
@@ -277,7 +297,7 @@ def _durations(states: list[dict]) -> list[str]:
 
 
 def _number(value: Any, digits: int = 3) -> str:
-    """A metric for display: Clarify writes "Infinity" / null where a metric is undefined."""
+    """A metric for display: analysis.json has null where a metric is undefined."""
     return f"{value:.{digits}f}" if isinstance(value, (int, float)) else str(value)
 
 
@@ -292,6 +312,12 @@ def print_summary(summary: dict, stream: TextIO) -> None:
     for start in range(0, len(durations), 4):
         label = "  states        : " if start == 0 else "                  "
         print(label + "  ".join(durations[start : start + 4]), file=stream)
+    dataset = summary.get("dataset") or {}
+    if dataset and not dataset.get("ready"):
+        print(f"  dataset       : {dataset.get('reason')}", file=stream)
+    run = summary.get("run") or {}
+    if run.get("status") in ("matched", "running"):
+        print(f"  inputs        : {run.get('reason')}", file=stream)
     if "metrics" in summary:
         metrics = summary["metrics"]
         shown = ", ".join(

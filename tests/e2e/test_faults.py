@@ -26,9 +26,9 @@ def _entered(local, arn: str) -> list[str]:
     ]
 
 
-def _run(local, data: Path) -> str:
+def _run(local, data: Path, force: bool = False) -> str:
     events = local.upload_dataset(data)
-    arns = [local.deliver(event) for event in events]
+    arns = [local.deliver(event, force=force) for event in events]
     assert all(arns), "the template's rule must match the upload's events"
     for arn in arns:
         local.wait(arn)
@@ -123,7 +123,7 @@ def test_failed_endpoint_update_rolls_back_and_the_old_model_keeps_serving(
     serving_config = sagemaker.describe_endpoint(EndpointName=name)["EndpointConfigName"]
 
     _plant_broken_model_artifacts(monkeypatch)
-    arn = _run(local, tutorial_data)  # the same data again: version 2 passes the gate, its deploy fails
+    arn = _run(local, tutorial_data, force=True)  # the same data, retrained: version 2's deploy fails
     summary = build_summary(local, arn)
     assert summary["status"] == "FAILED"
     assert _entered(local, arn)[-3:] == ["DeploymentRolledBack", "NotifyFailure", "PipelineFailed"]
@@ -134,3 +134,25 @@ def test_failed_endpoint_update_rolls_back_and_the_old_model_keeps_serving(
     row = ",".join(["0"] * 48)
     answer = runtime.invoke_endpoint(EndpointName=name, ContentType="text/csv", Body=row)
     assert 0.0 <= float(answer["Body"].read().decode().strip()) <= 1.0
+
+
+def test_the_same_event_delivered_twice_trains_once(local, tutorial_data: Path) -> None:
+    """EventBridge delivers at least once: two executions of one upload event start together, and only
+    one of them trains; a later delivery names the version the first registered."""
+    from stepwise.local.summary import build_summary
+
+    claims_event, customers_event = local.upload_dataset(tutorial_data)
+    local.wait(local.deliver(claims_event))
+    twice = [local.deliver(customers_event), local.deliver(customers_event)]
+    for arn in twice:
+        local.wait(arn)
+    ends = sorted(build_summary(local, arn)["endState"] for arn in twice)
+    assert ends == ["AlreadyRunning", "Succeeded"], ends
+    trained = [arn for arn in twice if "Preprocess" in _entered(local, arn)]
+    assert len(trained) == 1
+    packages = local.client("sagemaker").list_model_packages(ModelPackageGroupName="stepwise-fraud-detection")
+    assert len(packages["ModelPackageSummaryList"]) == 1
+
+    late = build_summary(local, local.wait(local.deliver(customers_event))["executionArn"])
+    assert late["endState"] == "AlreadyRegistered"
+    assert late["run"]["modelPackageVersion"] == 1 and "version 1" in late["run"]["reason"]

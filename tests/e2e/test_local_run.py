@@ -22,10 +22,10 @@ def _states(summary: dict) -> list[str]:
     return [state["name"] for state in summary["states"]]
 
 
-def _feature_rows(state_dir: Path, execution: str, count: int = 20) -> str:
+def _feature_rows(state_dir: Path, run_id: str, count: int = 20) -> str:
     """`count` feature rows (label dropped) of a run's test split, as a user would send them."""
     (bucket,) = (state_dir / "s3").glob(BUCKET_GLOB)
-    with open(bucket / "runs" / execution / "preprocess" / "test" / "test.csv") as handle:
+    with open(bucket / "runs" / run_id / "preprocess" / "test" / "test.csv") as handle:
         rows = list(csv.reader(handle))[1 : count + 1]
     return "\n".join(",".join(row[1:]) for row in rows) + "\n"
 
@@ -37,6 +37,17 @@ def _predictions(output: str) -> list[float]:
 def _registry(state_dir: Path) -> list[dict]:
     calls = json.loads((state_dir / "sagemaker.json").read_text())
     return [call["request"] for call in calls if call["operation"] == "CreateModelPackage"]
+
+
+def _s3_json(state_dir: Path, uri: str) -> dict:
+    """The JSON document at an s3:// URI of the local bucket, read from the state folder."""
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    return json.loads((state_dir / "s3" / bucket / key).read_text())
+
+
+def _facet_metrics(analysis: dict, stage: str) -> list[dict]:
+    (facets,) = analysis[stage]["facets"].values()
+    return facets[0]["metrics"]
 
 
 def _raw_objects(state_dir: Path) -> dict[str, bytes]:
@@ -63,7 +74,18 @@ def test_tutorial_then_generated_data_deploy_and_serve(stepwise, tutorial_data: 
     assert endpoint["status"] == "InService"
     assert all(0.0 <= s["probability"] <= 1.0 for s in endpoint["samplePredictions"])
 
-    rows = _feature_rows(state, summary["execution"])
+    reports = _registry(state)[0]["ModelMetrics"]
+    bias = _s3_json(state, reports["Bias"]["Report"]["S3Uri"])
+    assert {"DPPL", "DI"} <= {m["name"] for m in _facet_metrics(bias, "post_training_bias_metrics")}
+    explainability = _s3_json(state, reports["Explainability"]["Report"]["S3Uri"])
+    assert len(explainability["explanations"]["kernel_shap"]["label0"]["global_shap_values"]) == 48
+
+    again = summary_of(stepwise("run", "--state-dir", str(state), "--data", str(tutorial_data), "--json"))
+    assert again["endState"] == "AlreadyRegistered", "identical data must not train a second time"
+    assert again["run"]["modelPackageVersion"] == 1 and "version 1" in again["run"]["reason"]
+    assert len(_registry(state)) == 1
+
+    rows = _feature_rows(state, summary["run"]["id"])
     invoked = stepwise("invoke", "--state-dir", str(state), input=rows)
     assert invoked.returncode == 0, invoked.stderr
     first_predictions = _predictions(invoked.stdout)
@@ -102,7 +124,7 @@ def test_bad_raw_data_fails_with_the_jobs_message_and_changes_nothing(
     state = tmp_path / "state"
     good = _deploy(stepwise, state, tutorial_data)
     raw_before, registry_before = _raw_objects(state), _registry(state)
-    rows = _feature_rows(state, good["execution"], count=5)
+    rows = _feature_rows(state, good["run"]["id"], count=5)
     served_before = _predictions(stepwise("invoke", "--state-dir", str(state), input=rows).stdout)
 
     bad = tmp_path / "bad"
@@ -212,11 +234,15 @@ def test_manual_approval_then_approve_deploys(stepwise, tutorial_data: Path, tmp
     again = stepwise("approve", "1", *args)
     assert again.returncode == 2 and "already Approved" in again.stderr
 
-    # The schedule retrains on the latest dataset; the stack's parameters (manual approval) still hold
+    # The schedule on unchanged data is a no-op that names the version it matched
     scheduled = summary_of(stepwise("run", "--schedule", *args))
-    assert scheduled["status"] == "SUCCEEDED" and scheduled["endState"] == "AwaitingApproval"
-    assert scheduled["modelPackage"]["version"] == 2
+    assert scheduled["status"] == "SUCCEEDED" and scheduled["endState"] == "AlreadyRegistered"
+    assert scheduled["run"]["modelPackageVersion"] == 1
     assert json.loads(scheduled_input(state, scheduled["execution"]))["detail-type"] == "Scheduled Event"
+    # --force retrains the latest dataset; the stack's parameters (manual approval) still hold
+    forced = summary_of(stepwise("run", "--schedule", "--force", *args))
+    assert forced["status"] == "SUCCEEDED" and forced["endState"] == "AwaitingApproval"
+    assert forced["modelPackage"]["version"] == 2
 
 
 def scheduled_input(state: Path, execution: str) -> str:

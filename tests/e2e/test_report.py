@@ -224,8 +224,8 @@ def test_report_of_a_saved_local_run(tmp_path: Path, run: dict) -> None:
     files = state / "s3" / "stepwise-bucket-123456789012" / "runs" / name
     for relative, content in [
         ("evaluation/evaluation.json", run["evaluation"]),
-        ("clarify/bias/analysis.json", run["bias"]),
-        ("clarify/explainability/analysis.json", run["explainability"]),
+        ("checks/bias/analysis.json", run["bias"]),
+        ("checks/explainability/analysis.json", run["explainability"]),
     ]:
         (files / relative).parent.mkdir(parents=True, exist_ok=True)
         (files / relative).write_text(json.dumps(content))

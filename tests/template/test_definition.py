@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
-import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import botocore.session
@@ -13,7 +13,7 @@ import pytest
 from botocore.exceptions import ParamValidationError
 from botocore.model import Shape
 from botocore.validate import validate_parameters
-from template_support import REPO, iter_states
+from template_support import REPO, iter_states, load_module
 
 from stepwise import config
 
@@ -22,6 +22,11 @@ OPTIMIZED = {"sagemaker": "sagemaker", "sns": "sns"}
 SDK_SERVICES = {"sagemaker": "sagemaker", "s3": "s3"}
 SAGEMAKER_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
 FORMAT_CALL = re.compile(r"^States\.Format\('((?:[^'\\]|\\.)*)'((?:, *[^,]+)*)\)$")
+
+
+def functions_support() -> Any:
+    """tests/unit/functions_support.py: how the function tests import a function's app.py."""
+    return load_module("stepwise_functions_support", REPO / "tests" / "unit" / "functions_support.py")
 
 
 def operation_of(resource: str) -> tuple[str, str] | None:
@@ -112,9 +117,7 @@ def test_every_service_task_is_a_valid_botocore_request(filled: dict[str, Any]) 
     assert checked == {
         ("sagemaker", "CreateProcessingJob"),
         ("sagemaker", "CreateTrainingJob"),
-        ("sagemaker", "CreateModel"),
         ("sagemaker", "DescribeEndpoint"),
-        ("s3", "PutObject"),
         ("sns", "Publish"),
     }
 
@@ -147,19 +150,14 @@ def test_the_definition_names_no_region_account_or_bucket(definition_text: str) 
 def test_image_uris_come_from_the_region_mapping(template: dict[str, Any]) -> None:
     substitutions = template["Resources"]["StateMachine"]["Properties"]["DefinitionSubstitutions"]
     images = template["Mappings"]["ImageUris"]
-    for token, key in (
-        ("XgboostImageUri", "Xgboost"),
-        ("SklearnImageUri", "Sklearn"),
-        ("ClarifyImageUri", "Clarify"),
-    ):
+    for token, key in (("XgboostImageUri", "Xgboost"), ("SklearnImageUri", "Sklearn")):
         assert substitutions[token] == {"Fn::FindInMap": ["ImageUris", {"Ref": "AWS::Region"}, key]}
     for region, row in images.items():
-        assert set(row) == {"Xgboost", "Sklearn", "Clarify"}, region
+        assert set(row) == {"Xgboost", "Sklearn"}, region
         assert f".dkr.ecr.{region}." in row["Xgboost"] and row["Xgboost"].endswith(
             f":{config.XGBOOST_VERSION}"
         )
         assert f"sagemaker-scikit-learn:{config.SKLEARN_VERSION}-" in row["Sklearn"]
-        assert "sagemaker-clarify-processing" in row["Clarify"]
     assert {"us-east-1", "us-west-2", "eu-west-1"} <= set(images)
 
 
@@ -170,7 +168,7 @@ def test_lambda_tasks_call_functions_of_the_template(
     function_tokens = {
         token: value for token, value in substitutions.items() if token.endswith("FunctionArn")
     }
-    assert len(function_tokens) == 5
+    assert len(function_tokens) == 6
     invocable = template["Resources"]["StateMachineRole"]["Properties"]["Policies"][1]["PolicyDocument"][
         "Statement"
     ][0]
@@ -212,38 +210,68 @@ def format_result(expression: str, values: dict[str, str]) -> str:
     return text
 
 
-def test_job_names_carry_execution_and_retry_and_fit_sagemaker(filled: dict[str, Any]) -> None:
-    execution = str(uuid.uuid4())  # EventBridge starts executions with a 36-character id
+def sagemaker_name_rule(operation: str, member: str) -> tuple[int, re.Pattern]:
+    """Max length and pattern of a SageMaker name, from botocore's service model."""
+    shape = botocore.session.get_session().get_service_model("sagemaker").operation_model(operation)
+    name = shape.input_shape.members[member]
+    return name.metadata["max"], re.compile(name.metadata["pattern"])
+
+
+# Every character an execution name may hold besides letters and digits (StartExecution forbids
+# whitespace, brackets, wildcards, " # % \ ^ | ~ ` $ & , ; : / and control characters), non-ASCII too
+EXECUTION_NAME_CHARACTERS = "aZ09!'()+-.=@_éß日本"
+
+
+@pytest.mark.parametrize("length", [36, 73, 80])
+def test_job_names_come_from_the_run_id_and_fit_sagemaker(filled: dict[str, Any], length: int) -> None:
+    claim_run = functions_support().load_app("claim_run")
+    execution = (EXECUTION_NAME_CHARACTERS * 10)[:length]
+    run_id = claim_run.run_id(execution, datetime(2026, 11, 28, 8, 30, 1, tzinfo=UTC))
     names = {}
     for state_name, _, _, parameters in service_tasks(filled):
-        for key in ("ProcessingJobName.$", "TrainingJobName.$", "ModelName.$"):
+        for key in ("ProcessingJobName.$", "TrainingJobName.$"):
             if key in parameters:
-                assert "$$.State.RetryCount" in parameters[key], state_name
-                name = format_result(
-                    parameters[key], {"$$.Execution.Name": execution, "$$.State.RetryCount": "9"}
-                )
-                assert name.startswith(execution), state_name
-                assert SAGEMAKER_NAME.match(name), f"{state_name}: {name!r} is not a valid SageMaker name"
+                stage = re.search(r"\$\.attempts\.([a-z]+)", parameters[key]).group(1)
+                name = format_result(parameters[key], {"$.run.id": run_id, f"$.attempts.{stage}": "12"})
+                limit, pattern = sagemaker_name_rule(f"Create{key[:-2].removesuffix('Name')}", key[:-2])
+                assert len(name) <= limit and pattern.fullmatch(name), f"{state_name}: {name!r}"
+                assert name == f"{run_id}-{stage}-12", state_name
                 names[state_name] = name
-    assert len(set(names.values())) == len(names) == 6, names
+    assert set(names) == {"Preprocess", "Train", "Evaluate", "CheckBiasAndExplain"}
+    assert len(set(names.values())) == 4, names
 
 
-def test_every_s3_location_a_run_writes_is_under_runs_execution(filled: dict[str, Any]) -> None:
-    bucket = filled["States"]["ClarifyChecks"]["Branches"][0]["States"]["WriteBiasConfig"]["Parameters"][
-        "Bucket"
-    ]
+def test_every_s3_location_a_run_writes_is_under_runs_run_id(filled: dict[str, Any]) -> None:
+    bucket = filled["States"]["ClaimRun"]["Parameters"]["bucket"]
     written = []
-    for state_name, _, operation, parameters in service_tasks(filled):
+    for state_name, _, _, parameters in service_tasks(filled):
         outputs = parameters.get("ProcessingOutputConfig", {}).get("Outputs", [])
         written += [(state_name, output["S3Output"]["S3Uri.$"]) for output in outputs]
         if "OutputDataConfig" in parameters:
             written.append((state_name, parameters["OutputDataConfig"]["S3OutputPath.$"]))
-        if operation == "PutObject":
-            written.append((state_name, parameters["Key.$"]))
-    assert len(written) == 10
+    assert len(written) == 7
     for state_name, expression in written:
-        location = format_result(expression, {"$$.Execution.Name": "exec-1"})
-        assert location.startswith((f"s3://{bucket}/runs/exec-1/", "runs/exec-1/")), (state_name, location)
+        location = format_result(expression, {"$.run.id": "20261128-083001-5c7e21"})
+        assert location.startswith(f"s3://{bucket}/runs/20261128-083001-5c7e21/"), (state_name, location)
+
+
+def test_a_run_starts_only_on_inputs_not_trained_before(definition: dict[str, Any]) -> None:
+    states = definition["States"]
+    assert states["DatasetComplete?"]["Choices"][0]["Next"] == "ClaimRun"
+    assert states["ClaimRun"]["Next"] == "RunDecision"
+    recipe = states["ClaimRun"]["Parameters"]["recipe"]
+    assert recipe["hyperparameters"] == states["Train"]["Parameters"]["HyperParameters"]
+    assert recipe["trainingImage"] == states["Train"]["Parameters"]["AlgorithmSpecification"]["TrainingImage"]
+    assert recipe["codePrefix"] == "${CodePrefix}"
+    decision = states["RunDecision"]
+    assert [(choice["StringEquals"], choice["Next"]) for choice in decision["Choices"]] == [
+        ("new", "StartRun"),
+        ("matched", "AlreadyRegistered"),
+    ]
+    assert decision["Default"] == "AlreadyRunning"
+    assert states["AlreadyRegistered"]["Type"] == states["AlreadyRunning"]["Type"] == "Succeed"
+    assert states["StartRun"]["Next"] == "Preprocess"
+    assert states["Register"]["Parameters"]["fingerprint.$"] == "$.run.fingerprint"
 
 
 def test_every_failure_is_recorded_published_and_ends_the_run(definition: dict[str, Any]) -> None:
@@ -266,30 +294,68 @@ def test_every_failure_is_recorded_published_and_ends_the_run(definition: dict[s
         (catch,) = states[name]["Catch"]
         assert catch["ErrorEquals"] == ["States.ALL"] and catch["ResultPath"] == "$.failure", name
         recorder = states[catch["Next"]]
+        if recorder["Type"] == "Choice":  # a SageMaker job: transient errors first start it again
+            recorder = states[recorder["Default"]]
         assert recorder["Type"] == "Pass" and recorder["ResultPath"] == "$.failure", name
         assert recorder["Parameters"]["state"] in (name, "EndpointStatus"), name
         assert recorder["Next"] == "NotifyFailure", name
 
 
-def test_transient_errors_are_retried_with_backoff(definition: dict[str, Any]) -> None:
+SAGEMAKER_JOBS = {
+    "Preprocess": "preprocess",
+    "Train": "train",
+    "Evaluate": "evaluate",
+    "CheckBiasAndExplain": "checks",
+}
+
+
+def test_lambda_and_sdk_tasks_retry_transient_errors_with_backoff(definition: dict[str, Any]) -> None:
     for name, state in iter_states(definition):
-        if state["Type"] != "Task" or name == "NotifyFailure":
+        if state["Type"] != "Task" or name == "NotifyFailure" or name in SAGEMAKER_JOBS:
             continue
         (retry,) = state["Retry"]
         assert retry["BackoffRate"] > 1 and retry["MaxAttempts"] >= 3, name
         assert "States.ALL" not in retry["ErrorEquals"] and "States.TaskFailed" not in retry["ErrorEquals"], (
             name
         )
-        if state["Resource"].startswith("arn:aws:states:::sagemaker:"):
-            assert "SageMaker.AmazonSageMakerException" in retry["ErrorEquals"], name
         if "FunctionArn" in state["Resource"]:
             assert "Lambda.ServiceException" in retry["ErrorEquals"], name
+
+
+@pytest.mark.parametrize(("state_name", "stage"), SAGEMAKER_JOBS.items())
+def test_a_sagemaker_job_starts_again_only_after_a_transient_error(
+    definition: dict[str, Any], state_name: str, stage: str
+) -> None:
+    """The integration names every failed call SageMaker.AmazonSageMakerException (a Retry on that name
+    retried validation and access errors for 8 minutes): the cause decides, and a new attempt is a new
+    job name."""
+    states = definition["States"]
+    task = states[state_name]
+    assert "Retry" not in task
+    check = states[task["Catch"][0]["Next"]]
+    assert check["Type"] == "Choice"
+    (rule,) = check["Choices"]
+    budget, causes = rule["And"]
+    assert budget == {"Variable": f"$.attempts.{stage}", "NumericLessThan": 4}
+    patterns = [cause["StringMatches"] for cause in causes["Or"]]
+    assert "*Error Code: ThrottlingException*" in patterns
+    assert not any(
+        "AccessDenied" in p or "ValidationException" in p or "ResourceLimit" in p for p in patterns
+    )
+    backoff = states[rule["Next"]]
+    assert backoff["ResultPath"] == "$.attempts"
+    assert backoff["Parameters"][f"{stage}.$"] == f"States.MathAdd($.attempts.{stage}, 1)"
+    wait = states[backoff["Next"]]
+    assert (wait["Type"], wait["SecondsPath"], wait["Next"]) == ("Wait", "$.attempts.waitSeconds", state_name)
+    assert states[check["Default"]]["Next"] == "NotifyFailure"
 
 
 def test_a_rejected_model_fails_with_the_gate_reason(definition: dict[str, Any]) -> None:
     states = definition["States"]
     gate = states["GateDecision"]
-    assert gate["Choices"] == [{"Variable": "$.gate.passed", "BooleanEquals": True, "Next": "CreateModel"}]
+    assert gate["Choices"] == [
+        {"Variable": "$.gate.passed", "BooleanEquals": True, "Next": "CheckBiasAndExplain"}
+    ]
     assert states[gate["Default"]] == {
         **states[gate["Default"]],
         "Type": "Fail",

@@ -50,10 +50,19 @@ def test_every_function_of_the_pipeline_is_invoked(
     definition: dict[str, Any], template: dict[str, Any]
 ) -> None:
     invoked = {function for _, function, _ in lambda_tasks(definition, template)}
-    assert invoked == {"resolve_dataset", "quality_gate", "register_model", "deploy_endpoint", "smoke_test"}
+    assert invoked == {
+        "resolve_dataset",
+        "claim_run",
+        "quality_gate",
+        "register_model",
+        "deploy_endpoint",
+        "smoke_test",
+    }
 
 
-@pytest.mark.parametrize("state", ["ResolveDataset", "QualityGate", "Register", "Deploy", "SmokeTest"])
+@pytest.mark.parametrize(
+    "state", ["ResolveDataset", "ClaimRun", "QualityGate", "Register", "Deploy", "SmokeTest"]
+)
 def test_parameters_match_the_function_event_model(state: str, definition: dict, template: dict) -> None:
     tasks = {
         name: (function, parameters) for name, function, parameters in lambda_tasks(definition, template)

@@ -1,7 +1,7 @@
 """The bias and explainability job (processing/bias_explainability.py), which replaces both Clarify jobs.
 
 smclarify, Clarify's open-source bias metrics, is the oracle: every metric value must equal what it
-computes, called as the local Clarify emulator (stepwise.containers.clarify) calls it, on the tutorial's
+computes, called as Clarify's container calls it (tests/unit/smclarify_oracle.py), on the tutorial's
 data, on generated data and on small crafted data that reaches the zero-denominator and empty-group
 cases. SHAP values must add up to the model's log-odds and agree with the emulator's TreeSHAP.
 """
@@ -12,20 +12,21 @@ import json
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import xgboost as xgb
+from smclarify_oracle import OracleRefused, bias_analysis
 from xgb_models import model_tar_gz
 
 from processing import bias_explainability as job
 from processing import preprocess
 from processing.preprocess import LABEL, feature_names
-from stepwise import clarify_config
 from stepwise.config import DEFAULT_HYPERPARAMETERS
-from stepwise.containers import clarify, xgboost_algorithm
+from stepwise.containers import model_archive, xgboost_algorithm, xgboost_serving
 from stepwise.data import generate_dataset
 
 FACET = "customer_gender_female"
@@ -86,6 +87,18 @@ def metrics_of(section: dict, facet: str = FACET) -> dict[str, dict]:
     return {metric["name"]: metric for metric in facet_report["metrics"]}
 
 
+class TrainedModel:
+    """The trained model, as the XGBoost endpoint serves it (model.tar.gz -> xgboost-model)."""
+
+    def __init__(self, artifact: Path) -> None:
+        with tempfile.TemporaryDirectory() as scratch:
+            model_archive.extract(artifact, Path(scratch))
+            self.booster = xgboost_serving.load_model(Path(scratch))
+
+    def predict(self, features: pd.DataFrame) -> np.ndarray:
+        return self.booster.predict(xgb.DMatrix(features.to_numpy(dtype=float)))
+
+
 class FixedModel:
     """Stands for the model behind Clarify's endpoint: returns the probabilities it is given."""
 
@@ -106,18 +119,18 @@ def smclarify_analysis(
     threshold: float = 0.5,
     group: str | None = None,
 ) -> dict:
-    """What the Clarify bias job computes (smclarify, through the local emulator) for the same question."""
-    config = clarify_config.bias_config(
-        "m",
-        list(dataset.columns),
+    """What the Clarify bias job computes (smclarify) for the same question."""
+    features = dataset.drop(columns=[LABEL])
+    return bias_analysis(
+        dataset,
+        model.predict(features),
+        label=LABEL,
         facet=facet,
         facet_value=facet_value,
-        favourable_label=favourable,
-        probability_threshold=threshold,
+        favourable=favourable,
+        threshold=threshold,
+        group=group,
     )
-    if group is not None:
-        config["group_variable"] = group
-    return clarify.run_analysis(config, dataset, model).analysis
 
 
 def assert_same_metrics(ours: dict, oracle: dict, facet: str = FACET) -> None:
@@ -152,7 +165,7 @@ def compare_with_smclarify(model_dir: Path, data_dir: Path, out: Path, **questio
     ours = strict_json(output / "bias" / "analysis.json")
 
     dataset = pd.read_csv(data_dir / "test.csv")
-    model = clarify.load_model(model_dir / "model.tar.gz")
+    model = TrainedModel(model_dir / "model.tar.gz")
     assert_same_metrics(ours, smclarify_analysis(dataset, model, **question), question.get("facet", FACET))
     return ours
 
@@ -298,7 +311,7 @@ def test_edge_cases_give_null_or_infinity_with_clarifys_reasons() -> None:
 
 def test_no_favourable_prediction_at_all_is_computed_where_smclarify_refuses() -> None:
     frame, probabilities = crafted_dataset((20, 30, 0.5, 0.2, 0.0, 0.0), seed=0)
-    with pytest.raises(clarify.ClarifyError, match="No Label values are present in the predicted"):
+    with pytest.raises(OracleRefused, match="No Label values are present in the predicted"):
         smclarify_analysis(frame, FixedModel(probabilities))
 
     post = metrics_of(job_metrics(frame, probabilities)["post_training_bias_metrics"])
@@ -375,7 +388,7 @@ def test_shap_rows_add_up_to_the_log_odds_and_global_values_are_their_mean_abs(
     values = local.drop(columns=["test_row"])
     assert list(values.columns) == [f"{name}_label0" for name in feature_names()]
 
-    booster = clarify.load_model(model_dir / "model.tar.gz").booster
+    booster = TrainedModel(model_dir / "model.tar.gz").booster
     margins = booster.predict(
         xgb.DMatrix(test.drop(columns=[LABEL]).to_numpy(dtype=float)), output_margin=True
     )
@@ -386,19 +399,17 @@ def test_shap_rows_add_up_to_the_log_odds_and_global_values_are_their_mean_abs(
     np.testing.assert_allclose(list(shap["global_shap_values"].values()), mean_abs, rtol=1e-12, atol=0)
 
 
-def test_shap_values_equal_the_clarify_emulators(tutorial_run, tutorial_output: Path) -> None:
+def test_shap_values_are_xgboosts_exact_treeshap(tutorial_run, tutorial_output: Path) -> None:
     shap, local = shap_outputs(tutorial_output)
     model_dir, data_dir = tutorial_run
-    dataset = pd.read_csv(data_dir / "test.csv")
-    config = clarify_config.explainability_config("m", list(dataset.columns), None)
+    features = pd.read_csv(data_dir / "test.csv").drop(columns=[LABEL]).to_numpy(dtype=float)
 
-    emulated = clarify.run_analysis(config, dataset, clarify.load_model(model_dir / "model.tar.gz"))
+    contributions = TrainedModel(model_dir / "model.tar.gz").booster.predict(
+        xgb.DMatrix(features), pred_contribs=True
+    )
 
-    theirs = emulated.analysis["explanations"]["kernel_shap"]["label0"]
-    assert shap["expected_value"] == theirs["expected_value"]
-    np.testing.assert_array_equal(local.drop(columns=["test_row"]).to_numpy(), emulated.local_shap.to_numpy())
-    # the same per-row values; the emulator averages them in float32, the job in float64
-    assert shap["global_shap_values"] == pytest.approx(theirs["global_shap_values"], rel=1e-5, abs=1e-9)
+    assert shap["expected_value"] == pytest.approx(float(contributions[0, -1]), abs=1e-7)
+    np.testing.assert_allclose(local.drop(columns=["test_row"]).to_numpy(), contributions[:, :-1], atol=1e-7)
 
 
 def test_per_row_values_are_a_deterministic_sample_in_file_order(tutorial_run, tmp_path: Path) -> None:

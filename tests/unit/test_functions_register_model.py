@@ -11,7 +11,7 @@ from functions_support import FakeContext, layer, load_app, mocked_aws, sample_e
 
 app = load_app("register_model")
 GROUP = "stepwise-fraud-detection"
-RUN = "s3://stepwise-data-123456789012/runs/7b1f5c2e-3f4a-4d8e-9c61-2a5b8f0e9d13"
+RUN = "s3://stepwise-data-123456789012/runs/20261128-083001-5c7e21"
 
 
 @pytest.fixture
@@ -44,7 +44,7 @@ def test_registers_the_model_with_its_metrics_and_lineage(aws):
     assert specification["Containers"] == [
         {
             "Image": "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1",
-            "ModelDataUrl": f"{RUN}/train/7b1f5c2e-3f4a-4d8e-9c61-2a5b8f0e9d13-train-0/output/model.tar.gz",
+            "ModelDataUrl": f"{RUN}/train/20261128-083001-5c7e21-train-0/output/model.tar.gz",
         }
     ]
     assert (
@@ -56,8 +56,8 @@ def test_registers_the_model_with_its_metrics_and_lineage(aws):
         "ContentType": "application/json",
         "S3Uri": f"{RUN}/evaluation/evaluation.json",
     }
-    assert metrics["Bias"]["Report"]["S3Uri"] == f"{RUN}/clarify/bias/analysis.json"
-    assert metrics["Explainability"]["Report"]["S3Uri"] == f"{RUN}/clarify/explainability/analysis.json"
+    assert metrics["Bias"]["Report"]["S3Uri"] == f"{RUN}/checks/bias/analysis.json"
+    assert metrics["Explainability"]["Report"]["S3Uri"] == f"{RUN}/checks/explainability/analysis.json"
     assert package["CustomerMetadataProperties"] == {
         "executionArn": sample_event("register_model")["executionArn"],
         "executionName": "7b1f5c2e-3f4a-4d8e-9c61-2a5b8f0e9d13",
@@ -69,6 +69,8 @@ def test_registers_the_model_with_its_metrics_and_lineage(aws):
         "schemaUri": f"{RUN}/preprocess/schema/schema.json",
         "metricName": "auc",
         "metricValue": "0.8412",
+        "runId": "20261128-083001-5c7e21",
+        "fingerprint": "4f1c9a7be2d05c3e8a6b1f0d9e7c2a5b3d8e6f1a0c9b7d5e3f2a1b0c9d8e7f6a",
     }
     json.dumps(result)
 

@@ -251,3 +251,13 @@ def test_an_event_of_another_kind_is_rejected_with_the_kinds_accepted(s3, clock)
 
     with pytest.raises(layer("events").InvalidEventError, match="'Object Created', 'Scheduled Event'"):
         app.lambda_handler(event, FakeContext("resolve_dataset"))
+
+
+def test_a_forced_start_is_passed_on(s3) -> None:
+    """A manual StartExecution with "force": true beside the event retrains inputs trained before."""
+    claims = upload(s3, "raw/d/claims.csv")
+    event = sample_event("resolve_dataset")
+    event["event"]["detail"]["object"].update(key=claims["key"], etag=claims["etag"])
+    assert app.lambda_handler(event, FakeContext("resolve_dataset"))["force"] is False
+    event["event"]["force"] = True
+    assert app.lambda_handler(event, FakeContext("resolve_dataset"))["force"] is True

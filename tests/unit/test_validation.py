@@ -44,9 +44,9 @@ def _bench() -> Any:
     return sys.modules[name]
 
 
-def pipeline_request(state: str, execution: str | None = None) -> dict[str, Any]:
+def pipeline_request(state: str, execution: str | None = None, attempt: int = 0) -> dict[str, Any]:
     bench = _bench()
-    return bench.pipeline_request(state, execution or bench.EXECUTION)
+    return bench.pipeline_request(state, execution or bench.EXECUTION, attempt)
 
 
 def accepted(service: str, operation: str, params: dict, **options: Any) -> bool:
@@ -117,20 +117,31 @@ def test_an_underscore_in_a_job_name_breaks_the_pattern():
 
 def test_a_pattern_must_match_the_whole_value_as_java_matches_does():
     # ^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62} matches a prefix of "job-1-" but AWS rejects the name
-    error = rejected("sagemaker", "CreateModel", {**pipeline_request("CreateModel"), "ModelName": "job-1-"})
+    request = {**processing_job(), "ProcessingJobName": "job-1-"}
+    error = rejected("sagemaker", "CreateProcessingJob", request)
     assert (
-        "at 'modelName' failed to satisfy constraint: Member must satisfy regular expression" in error.message
+        "at 'processingJobName' failed to satisfy constraint: Member must satisfy regular expression"
+        in error.message
     )
 
 
-def test_an_eventbridge_named_execution_makes_job_names_that_sagemaker_rejects():
-    """EventBridge names rule-started executions `<event id>_<id>` (about 73 characters): a job name
-    built from it breaks both SageMaker's pattern and its 63 characters; the execution name itself
-    is a valid Step Functions name."""
+@pytest.mark.parametrize("state", ["Preprocess", "Train", "Evaluate", "CheckBiasAndExplain"])
+def test_an_eventbridge_named_execution_makes_job_names_that_sagemaker_accepts(state):
+    """EventBridge names rule-started executions `<event id>_<id>` (about 73 characters); a job name
+    built from it broke both SageMaker's pattern and its 63 characters. Names come from the run id."""
     execution = "5b4c7a30-9c2f-4a8e-8d3f-1e2d3c4b5a69_0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b"
     assert accepted("stepfunctions", "StartExecution", {"stateMachineArn": ARN, "name": execution})
+    operation = "CreateTrainingJob" if state == "Train" else "CreateProcessingJob"
 
-    error = rejected("sagemaker", "CreateProcessingJob", pipeline_request("Preprocess", execution))
+    assert accepted("sagemaker", operation, pipeline_request(state, execution, attempt=3))
+
+
+def test_a_job_name_built_from_an_execution_name_would_be_rejected():
+    """Why the run id exists: `<execution>-preprocess-0`, as the definition named jobs before."""
+    execution = "5b4c7a30-9c2f-4a8e-8d3f-1e2d3c4b5a69_0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b"
+    request = {**pipeline_request("Preprocess", execution), "ProcessingJobName": f"{execution}-preprocess-0"}
+
+    error = rejected("sagemaker", "CreateProcessingJob", request)
 
     assert error.message.startswith("2 validation errors detected: ")
     clauses = error.message.split(": ", 1)[1].split("; Value ")
@@ -276,7 +287,7 @@ def test_required_members_are_null_only_when_botocore_did_not_run():
     )
 
 
-@pytest.mark.parametrize("state", ["Preprocess", "Evaluate", "ClarifyBias", "ClarifyExplainability", "Train"])
+@pytest.mark.parametrize("state", ["Preprocess", "Evaluate", "CheckBiasAndExplain", "Train"])
 def test_the_state_machines_sagemaker_jobs_are_valid_requests(state):
     operation = "CreateTrainingJob" if state == "Train" else "CreateProcessingJob"
     request = pipeline_request(state)
@@ -285,11 +296,7 @@ def test_the_state_machines_sagemaker_jobs_are_valid_requests(state):
     assert validation.errors("sagemaker", operation, request, botocore_checked=False) == []
 
 
-def test_the_state_machines_create_model_and_notification_are_valid_requests():
-    assert (
-        validation.errors("sagemaker", "CreateModel", pipeline_request("CreateModel"), botocore_checked=False)
-        == []
-    )
+def test_the_state_machines_notification_is_a_valid_request():
     assert (
         validation.errors("sns", "Publish", pipeline_request("NotifyFailure"), botocore_checked=False) == []
     )

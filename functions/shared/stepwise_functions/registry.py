@@ -26,6 +26,8 @@ TEST_DATA_URI = "testDataUri"
 SCHEMA_URI = "schemaUri"
 METRIC_NAME = "metricName"
 METRIC_VALUE = "metricValue"
+FINGERPRINT = "fingerprint"  # claim_run: the SHA-256 of the run's inputs
+RUN_ID = "runId"  # claim_run: the short id in every job name and S3 key of the run
 
 
 def _is_missing(error: ClientError) -> bool:
