@@ -22,7 +22,12 @@ line (1-based, the header is line 1), the policy_id and the column) and to stder
   number of fields differs from the header's;
 - missing, duplicated or unexpected columns: the column set is fixed (any order); an extra column is
   an error, not ignored, since it usually is a renamed one and the model's features are fixed;
-- an empty or non-numeric value in a numeric column, a fraction in an integer column;
+- an empty number, or one not in the one accepted notation or outside its range (see WHOLE_NUMBER and
+  WHOLE_RANGE below): whole numbers (the int columns, policy_id) are ASCII digits with an optional
+  sign, from -2**24 to 2**24 (exact in XGBoost's float32), policy_id from 0 to 2**63 - 1 and compared
+  exactly; amounts (the float columns) may also have a decimal point and an exponent, and must be 0
+  or between 1e-37 and 1e38 in size. Spaces, "_", non-ASCII digits, "1.0" or "1e3" in a whole-number
+  column, "nan" and "inf" are rejected, and the message says how to write the value;
 - a label other than 0 or 1, or a single class;
 - a category outside VOCABULARY (values are case- and space-sensitive; "N/A" and "None" are
   categories, never missing values). To accept a new category, add it to VOCABULARY: the features
@@ -30,7 +35,9 @@ line (1-based, the header is line 1), the policy_id and the column) and to stder
 - a duplicated policy_id in either file, or a policy_id in one file and not in the other;
 - data too small for every split to hold both classes.
 Accepted: columns in any order, blank lines (skipped), CRLF line ends, a UTF-8 byte-order mark.
-Not checked: whether total_claim_amount equals injury_claim + vehicle_claim (numbers pass through as given).
+Not checked: whether total_claim_amount equals injury_claim + vehicle_claim, or whether a number is
+plausible (a negative age, month 13): the ranges above are what the model can represent, and numbers
+pass through as given ("-0" is written 0 or 0.0).
 """
 
 from __future__ import annotations
@@ -38,10 +45,12 @@ from __future__ import annotations
 import argparse
 import codecs
 import csv
+import decimal
 import difflib
 import io
 import json
 import os
+import re
 import sys
 from collections import OrderedDict
 from typing import List, Optional, Sequence, Tuple
@@ -127,6 +136,22 @@ NUMERIC_FEATURES = [
     for name, kind in table.items()
     if kind in ("int", "float") and name != KEY
 ]
+
+
+# Numbers are read exactly as written, in one notation each (README "Preprocess: validation policy"):
+# - whole numbers (int columns, policy_id): ASCII digits with an optional sign ("+5", "-0", "007");
+# - amounts (float columns): the same, or with a decimal point and/or an exponent ("1e3", ".5", "7.").
+# Nothing else: no spaces, "_" separators, non-ASCII digits, "nan", "inf" or hex, all of which
+# Python's int() or float() would take.
+WHOLE_NUMBER = re.compile(r"[+-]?[0-9]+")
+PLAIN_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+# Accepted ranges. XGBoost reads every value as a 32-bit float, which holds every whole number up to
+# 2**24 exactly (2**24 + 1 becomes 2**24) and normal numbers from about 1.2e-38 to 3.4e38. Amounts keep
+# a margin inside that: the container's CSV reader (dmlc strtof) silently clips exponents beyond 38,
+# and XGBoost's histogram puts its last bound at max + |max|.
+WHOLE_RANGE = (-(2**24), 2**24)  # integer features
+KEY_RANGE = (0, 2**63 - 1)  # policy_id: compared exactly (int64), never a feature
+AMOUNT_RANGE = (1e-37, 1e38)  # size of a non-zero amount (float features), either sign
 
 
 def one_hot_name(column: str, category: str) -> str:
@@ -321,29 +346,140 @@ def _row_error(
 
 
 def _numbers(name: str, table: pd.DataFrame, column: str, kind: str) -> pd.Series:
-    raw = table[column]
-    empty = raw.str.strip() == ""
-    if empty.any():
-        raise _row_error(name, table, column, empty, "the value is empty", "Every row needs a number here.")
-    values = raw.map(_parse_number).astype("float64")
-    bad = ~np.isfinite(values)
+    """The column as int64 (kind "int") or float64 ("float"); raises InputError at the first value that
+    _number_problem rejects. The common case (every value fine) is checked without a Python call per
+    value: one regex over the whole column, then numpy."""
+    values = table[column].tolist()
     if kind == "int":
-        bad |= values != np.floor(values)
-    if bad.any():
-        wanted = "a whole number" if kind == "int" else "a number"
-        raise _row_error(
-            name, table, column, bad, "{value!r} is not " + wanted, "Replace it with " + wanted + "."
+        low, high = _whole_range(column)
+        # 18 characters at most: well within int64, so numpy holds every value exactly
+        if max(map(len, values)) <= 18 and _all_match(WHOLE_NUMBER, values):
+            numbers = np.fromiter(map(int, values), dtype=np.int64, count=len(values))
+            if ((numbers >= low) & (numbers <= high)).all():
+                return pd.Series(numbers, index=table.index)
+    elif _all_match(PLAIN_NUMBER, values):
+        numbers = np.fromiter(map(float, values), dtype=np.float64, count=len(values))
+        size = np.abs(numbers)
+        zeros = np.flatnonzero(size == 0)
+        in_range = (size >= AMOUNT_RANGE[0]) & (size <= AMOUNT_RANGE[1])
+        if (in_range | (size == 0)).all() and not any(_has_nonzero_digit(values[i]) for i in zeros):
+            return pd.Series(numbers + 0.0, index=table.index)  # + 0.0: -0.0 becomes 0.0
+    # a problem, or long whole numbers (zero-padded or 19-digit ids): one value at a time
+    problems = [_number_problem(value, kind, column) for value in values]
+    bad = [i for i, problem in enumerate(problems) if problem is not None]
+    if not bad:
+        if kind == "int":
+            return pd.Series([_whole(value) for value in values], index=table.index, dtype="int64")
+        return pd.Series([float(value) + 0.0 for value in values], index=table.index, dtype="float64")
+    what, problem, fix = problems[bad[0]]
+    same = pd.Series([found is not None and found[0] == what for found in problems], index=table.index)
+    raise _row_error(name, table, column, same, problem, fix)
+
+
+def _number_problem(text: str, kind: str, column: str) -> Optional[Tuple[str, str, str]]:
+    """None when `text` is an accepted value of a numeric column (kind "int" or "float"), else
+    (what, problem, fix): `what` groups rows with the same problem, `problem` quotes the value as
+    {value!r}. This is the definition of an accepted number; _numbers checks the same in bulk."""
+    if kind == "int":
+        low, high = _whole_range(column)
+        outside = (
+            f"{{value!r}} is outside the accepted range {low} to {high}",
+            _WHOLE_RANGE_FIX[column == KEY],
         )
-    return values.astype("int64") if kind == "int" else values
-
-
-def _parse_number(text: str) -> float:
-    """Python's float(), NaN when it fails. Correctly rounded on every version, whereas pandas 1.x's
-    pd.to_numeric is at times one unit in the last place off: the same file would give other floats."""
+        if WHOLE_NUMBER.fullmatch(text):
+            value = _whole(text)
+            return None if value is not None and low <= value <= high else ("range",) + outside
+    elif PLAIN_NUMBER.fullmatch(text):
+        return None if _amount_in_range(float(text), text) else ("range",) + _AMOUNT_OUTSIDE
+    if not text.strip():
+        return "empty", "the value is empty", "Every row needs a number here."
+    # Not in the accepted notation. Read it as Python's Decimal would (it also takes spaces, "_"
+    # separators and any Unicode digits), only to say what is wrong and how to write it.
     try:
-        return float(text)
-    except ValueError:
-        return float("nan")
+        number = decimal.Decimal(text)  # type: Optional[decimal.Decimal]
+    except (decimal.InvalidOperation, ValueError):
+        number = None
+    if kind == "float":
+        if number is None or not number.is_finite():
+            return "not a number", "{value!r} is not a number", _NOT_A_NUMBER_FIX
+        if not _amount_in_range(float(number), str(number)):
+            return ("range",) + _AMOUNT_OUTSIDE
+        return (
+            "notation",
+            "{value!r} is not written as a plain number",
+            f"Write it as {number}: ASCII digits with an optional sign, decimal point and exponent "
+            "(no spaces, digit separators or other characters).",
+        )
+    if number is None or not number.is_finite() or number != number.to_integral_value():
+        return (
+            "not whole",
+            "{value!r} is not a whole number",
+            f"Replace it with a whole number from {low} to {high}, written with ASCII digits only.",
+        )
+    if number.adjusted() >= 19 or not low <= int(number) <= high:
+        return ("range",) + outside
+    return (
+        "notation",
+        "{value!r} is not written as a whole number",
+        f"Write it as {int(number)}: ASCII digits only, with an optional sign (no spaces, decimal point, "
+        "exponent, digit separators or other characters).",
+    )
+
+
+_WHOLE_RANGE_FIX = {
+    False: "XGBoost reads every value as a 32-bit float, which holds whole numbers exactly only up to "
+    "2**24: fix the value (a wrong unit, or a corrupted export?).",
+    True: "A policy_id is compared exactly, as a 64-bit whole number: fix the value (the same id in both "
+    "files).",
+}
+_AMOUNT_OUTSIDE = (
+    "{value!r} is out of range: a number here must be 0 or between 1e-37 and 1e38 in size (either sign)",
+    "XGBoost reads every value as a 32-bit float (largest about 3.4e38, smallest normal about 1.2e-38): "
+    "beyond that, training fails or the value silently changes. Fix the value (a wrong unit, or a "
+    "corrupted export?).",
+)
+_NOT_A_NUMBER_FIX = (
+    "Replace it with a number: ASCII digits with an optional sign, decimal point and exponent, such as "
+    "1234.56 or 1.5e3 (not nan or inf)."
+)
+
+
+def _whole_range(column: str) -> Tuple[int, int]:
+    return KEY_RANGE if column == KEY else WHOLE_RANGE
+
+
+def _whole(text: str) -> Optional[int]:
+    """The value of a WHOLE_NUMBER text, or None when it has more than 19 significant digits (beyond
+    every accepted range; int() refuses over 4,300 digits on Python 3.11+)."""
+    digits = text.lstrip("+-").lstrip("0") or "0"
+    if len(digits) > 19:
+        return None
+    return -int(digits) if text.startswith("-") else int(digits)
+
+
+def _amount_in_range(value: float, text: str) -> bool:
+    """Whether a PLAIN_NUMBER text, read as `value` by float(), is 0 or within AMOUNT_RANGE in size.
+    float() rounds "1e-400" to 0.0: such a text is too small, not zero."""
+    size = abs(value)
+    if size == 0:
+        return not _has_nonzero_digit(text)
+    return AMOUNT_RANGE[0] <= size <= AMOUNT_RANGE[1]
+
+
+def _has_nonzero_digit(text: str) -> bool:
+    """Whether the digits before the exponent of a PLAIN_NUMBER text are not all 0."""
+    return re.search("[1-9]", re.split("[eE]", text)[0]) is not None
+
+
+def _all_match(pattern: re.Pattern, values: List[str]) -> bool:
+    """Whether every value matches `pattern` in full. One regex pass over the values joined by line
+    breaks: a match per value costs a Python call each, several times slower on a million rows. A value
+    that holds a line break itself (quoted in the CSV) would add a line, which the count catches."""
+    joined = "\n".join(values)
+    if joined.count("\n") != len(values) - 1:
+        return False
+    every = re.compile(f"(?:{pattern.pattern})(?:\n(?:{pattern.pattern}))*")  # re caches the compiled form
+    return every.fullmatch(joined) is not None
 
 
 def _labels(name: str, table: pd.DataFrame, column: str) -> pd.Series:

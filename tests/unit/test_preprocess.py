@@ -521,6 +521,239 @@ def test_policy_ids_that_do_not_join(tmp_path: Path, claims, customers) -> None:
     )
 
 
+# ---------------------------------------------------------------------------------------------------
+# Numbers: the accepted notation and ranges (README "Preprocess: validation policy")
+
+
+def validated(tmp_path: Path, claims, customers) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Write the tables and return them as validate() types them: (claims, customers)."""
+    folder = tmp_path / "raw"
+    folder.mkdir()
+    write_csv(folder / "claims.csv", claims)
+    write_csv(folder / "customers.csv", customers)
+    raw_claims, raw_customers = pp.load_raw(str(folder))
+    return (
+        pp.validate("claims.csv", raw_claims, pp.CLAIMS_COLUMNS),
+        pp.validate("customers.csv", raw_customers, pp.CUSTOMERS_COLUMNS),
+    )
+
+
+WHOLE_RANGE = "-16777216 to 16777216"  # ±2**24: every integer in it is exact in float32
+
+
+def reject_value(tmp_path: Path, claims, customers, column: str, index: int, text: str) -> tuple[str, str]:
+    """Put `text` in `column` of row `index` (of the file that has the column), run the job, which must
+    reject it: (message, the start it must have: "file line N (policy_id P), column C: ")."""
+    name, rows = ("claims.csv", claims) if column in pp.CLAIMS_COLUMNS else ("customers.csv", customers)
+    rows[index][column] = text
+    policy = "" if column == pp.KEY else f" (policy_id {rows[index][pp.KEY]})"
+    return rejected(tmp_path, claims, customers), f"{name} line {line_of(index)}{policy}, column {column}: "
+
+
+@pytest.mark.parametrize(
+    "text, value", [("+5", 5), ("-0", 0), ("007", 7), ("16777216", 2**24), ("-16777216", -(2**24))]
+)
+def test_integer_notations_that_are_accepted(tmp_path: Path, claims, customers, text, value) -> None:
+    customers[3]["customer_age"] = text
+    _, typed = validated(tmp_path, claims, customers)
+    assert typed["customer_age"].dtype == np.int64
+    assert typed["customer_age"].iloc[3] == value
+
+
+@pytest.mark.parametrize(
+    "text, digits",
+    [
+        ("1e3", "1000"),
+        ("1.0", "1"),
+        (" 7 ", "7"),
+        ("１２", "12"),
+        ("1_000", "1000"),
+        ("7.", "7"),
+        ("+.5e1", "5"),
+    ],
+)
+def test_a_whole_number_in_another_notation_is_rejected(
+    tmp_path: Path, claims, customers, text, digits
+) -> None:
+    message, where = reject_value(tmp_path, claims, customers, "customer_age", 3, text)
+    assert message.startswith(
+        f"{where}{text!r} is not written as a whole number. Write it as {digits}: ASCII digits only, with an "
+        "optional sign"
+    )
+
+
+@pytest.mark.parametrize("text", ["0x10", "nan", "inf", "-Infinity", "2.5", "1/2", "12a", "--1"])
+def test_not_a_whole_number(tmp_path: Path, claims, customers, text) -> None:
+    message, where = reject_value(tmp_path, claims, customers, "num_witnesses", 4, text)
+    assert message.startswith(
+        f"{where}{text!r} is not a whole number. Replace it with a whole number from {WHOLE_RANGE}"
+    )
+
+
+@pytest.mark.parametrize(
+    "text", ["1e19", "16777217", "-16777217", "9223372036854775808", "1" + "0" * 30, "1" + "0" * 5000]
+)
+def test_a_whole_number_beyond_float32s_exact_range_is_rejected(
+    tmp_path: Path, claims, customers, text
+) -> None:
+    # customer_age = 1e19 used to become -9223372036854775808 in the training data
+    message, where = reject_value(tmp_path, claims, customers, "customer_age", 3, text)
+    assert message.startswith(
+        f"{where}{text!r} is outside the accepted range {WHOLE_RANGE}. XGBoost reads every value as a "
+        "32-bit float"
+    )
+
+
+@pytest.mark.parametrize(
+    "text, value",
+    [
+        ("1e3", 1000.0),
+        ("1E3", 1000.0),
+        ("+5", 5.0),
+        (".5", 0.5),
+        ("7.", 7.0),
+        ("-0", 0.0),
+        ("-0.0", 0.0),
+        ("0e-999", 0.0),
+        ("1e38", 1e38),
+        ("-1e38", -1e38),
+        ("1e-37", 1e-37),
+        ("-2.5e-37", -2.5e-37),
+        ("8913.668763178823", 8913.668763178823),
+    ],
+)
+def test_amount_notations_that_are_accepted(tmp_path: Path, claims, customers, text, value) -> None:
+    claims[2]["total_claim_amount"] = text
+    typed, _ = validated(tmp_path, claims, customers)
+    amount = typed["total_claim_amount"].iloc[2]
+    assert amount == value
+    assert np.signbit(amount) == (value < 0), "-0 is zero: written as 0.0, not -0.0"
+
+
+@pytest.mark.parametrize(
+    "text", ["1e308", "1e39", "-3.5e38", "1.0000001e38", "1e400", "1e-38", "-1e-40", "1e-400", "5e-324"]
+)
+def test_an_amount_that_xgboost_cannot_read_is_rejected(tmp_path: Path, claims, customers, text) -> None:
+    # total_claim_amount = 1e308 used to fail in Train with a C++ stack trace
+    message, where = reject_value(tmp_path, claims, customers, "total_claim_amount", 2, text)
+    assert message.startswith(
+        f"{where}{text!r} is out of range: a number here must be 0 or between 1e-37 and 1e38 in size (either "
+        "sign). XGBoost reads every value as a 32-bit float"
+    )
+
+
+@pytest.mark.parametrize(
+    "text, plain", [(" 7 ", "7"), ("１２", "12"), ("1_000.5", "1000.5"), ("\t12.5", "12.5"), ("١٢", "12")]
+)
+def test_an_amount_in_another_notation_is_rejected(tmp_path: Path, claims, customers, text, plain) -> None:
+    message, where = reject_value(tmp_path, claims, customers, "injury_claim", 6, text)
+    assert message.startswith(
+        f"{where}{text!r} is not written as a plain number. Write it as {plain}: ASCII digits"
+    )
+
+
+@pytest.mark.parametrize("text", ["nan", "NaN", "inf", "-Infinity", "0x10", "twelve", "1e", "e5", "1.2.3"])
+def test_not_a_number_in_an_amount(tmp_path: Path, claims, customers, text) -> None:
+    message, where = reject_value(tmp_path, claims, customers, "vehicle_claim", 6, text)
+    assert message.startswith(f"{where}{text!r} is not a number. Replace it with a number")
+
+
+def test_the_first_bad_line_is_reported_with_the_lines_that_have_the_same_problem(
+    tmp_path: Path, claims, customers
+) -> None:
+    customers[2]["auto_year"] = "2010.0"  # notation
+    customers[5]["auto_year"] = "1e19"  # range: another problem
+    customers[7]["auto_year"] = "2011.0"  # notation
+    message = rejected(tmp_path, claims, customers)
+    assert message.startswith(
+        f"customers.csv line {line_of(2)} (policy_id 3), column auto_year: '2010.0' is not written as a "
+        "whole number. Write it as 2010"
+    )
+    assert message.endswith(f"The same problem is on line(s) {line_of(7)}.\n")
+
+
+def test_a_line_break_inside_a_quoted_number_is_not_a_number(tmp_path: Path, claims, customers) -> None:
+    # quoted by the csv writer: one field over two lines
+    message, where = reject_value(tmp_path, claims, customers, "num_injuries", 4, "1\n2")
+    assert message.startswith(f"{where}'1\\n2' is not a whole number")
+
+
+def test_accepted_numbers_reach_the_training_files_unchanged(tmp_path: Path, claims, customers) -> None:
+    claims[0]["total_claim_amount"] = "-0"
+    claims[1]["total_claim_amount"] = "1e38"
+    claims[2]["vehicle_claim"] = "0.1"
+    customers[0]["customer_zip"] = "16777216"
+    customers[1]["customer_zip"] = "+00042"
+    folder = tmp_path / "raw"
+    folder.mkdir()
+    write_csv(folder / "claims.csv", claims)
+    write_csv(folder / "customers.csv", customers)
+    code, output, message = run_main(folder, tmp_path)
+    assert code == 0, message
+    written = pd.concat([read_split(output, name) for name in pp.SPLITS])
+    assert 16777216 in set(written["customer_zip"]) and 42 in set(written["customer_zip"])
+    assert 1e38 in set(written["total_claim_amount"]) and 0.1 in set(written["vehicle_claim"])
+    text = "".join((output / name / f"{name}.csv").read_text() for name in pp.SPLITS)
+    assert ",1e+38," in text and ",-0.0," not in text and ",0.0," in text
+
+
+# ---------------------------------------------------------------------------------------------------
+# policy_id: exact whole numbers
+
+
+def test_policy_ids_are_compared_exactly(tmp_path: Path, claims, customers) -> None:
+    # 2**53 and 2**53 + 1 are the same float64: they used to be joined as one policy
+    claims[0]["policy_id"] = str(2**53)
+    customers[0]["policy_id"] = str(2**53 + 1)
+    message = rejected(tmp_path, claims, customers)
+    assert message.startswith(
+        "policy_id values do not match between claims.csv and customers.csv: "
+        f"1 in claims.csv only: 9007199254740992 (line {line_of(0)}); "
+        f"1 in customers.csv only: 9007199254740993 (line {line_of(0)})."
+    )
+
+
+def test_ids_beyond_float_precision_are_distinct_policies(tmp_path: Path, claims, customers) -> None:
+    for rows in (claims, customers):
+        rows[0]["policy_id"], rows[1]["policy_id"] = str(2**53), str(2**53 + 1)
+    customers[0]["customer_age"], customers[1]["customer_age"] = "30", "31"
+    customers[0], customers[1] = customers[1], customers[0]  # other order: the join pairs them by id
+    typed_claims, typed_customers = validated(tmp_path, claims, customers)
+    assert typed_claims[pp.KEY].dtype == np.int64
+    joined = pp.join(typed_claims, typed_customers)
+    ages = dict(zip(joined[pp.KEY], joined["customer_age"], strict=True))
+    assert ages[2**53] == 30 and ages[2**53 + 1] == 31
+
+
+def test_policy_id_leading_zeros_and_the_largest_id(tmp_path: Path, claims, customers) -> None:
+    claims[0]["policy_id"], customers[0]["policy_id"] = "0" * 30 + "61", "61"
+    claims[1]["policy_id"] = customers[1]["policy_id"] = str(2**63 - 1)
+    typed_claims, typed_customers = validated(tmp_path, claims, customers)
+    joined = pp.join(typed_claims, typed_customers)
+    assert list(joined[pp.KEY][:2]) == [61, 2**63 - 1]
+
+
+@pytest.mark.parametrize(
+    "text, problem",
+    [
+        ("-1", "'-1' is outside the accepted range 0 to 9223372036854775807"),
+        (
+            "9223372036854775808",
+            "'9223372036854775808' is outside the accepted range 0 to 9223372036854775807",
+        ),
+        ("1e3", "'1e3' is not written as a whole number. Write it as 1000"),
+        ("7.0", "'7.0' is not written as a whole number. Write it as 7"),
+        ("A-17", "'A-17' is not a whole number"),
+        (" ", "the value is empty"),
+    ],
+)
+def test_policy_id_notation_and_range(tmp_path: Path, claims, customers, text, problem) -> None:
+    message, where = reject_value(
+        tmp_path, claims, customers, pp.KEY, 3, text
+    )  # claims.csv: its first column
+    assert message.startswith(f"{where}{problem}")
+
+
 def test_the_reason_comes_first_within_sagemakers_1_kb(tmp_path: Path, claims, customers) -> None:
     header = [("policy_sate" if c == "policy_state" else c) for c in pp.CUSTOMERS_COLUMNS]
     message = rejected(tmp_path, claims, customers, customers_header=header)
