@@ -20,6 +20,14 @@ other than text/csv, 406 for an Accept type it cannot produce. (The real contain
 body with 204 and a non-numeric row with 415; here each says what to fix.) If the model cannot be
 loaded the process prints why and exits with status 1, so an endpoint fails to start as on SageMaker.
 
+HTTP is served by uvicorn (`stepwise.emulator.server`), one request at a time in its event loop, as a
+real container's worker predicts: keep-alive connections; a body over 6 MB gets 413 (the connection
+stays usable: the rest of the body is discarded as it arrives); a request whose headers or body do not
+arrive within 60 s gets 408 or a closed connection, and an idle connection is closed after 60 s, so a
+stalled client holds no thread; a malformed request (a negative or non-numeric Content-Length) gets
+400; a chunked body is read; a method other than GET on /ping or POST on /invocations gets 405, another
+path 404.
+
 The real container also reads libsvm and recordio-protobuf; Stepwise sends CSV only, so this server
 says so (415) rather than guessing. It binds to loopback only.
 """
@@ -33,9 +41,10 @@ import os
 import sys
 import threading
 import time
+from collections.abc import Callable
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -49,13 +58,14 @@ import xgboost as xgb  # noqa: E402
 
 from stepwise.containers import model_archive  # noqa: E402
 
+if TYPE_CHECKING:
+    from stepwise.emulator.server import App, Limits, LoopbackServer, Reply
+
 MODEL_FILE = model_archive.MODEL_FILE
 CSV = "text/csv"
 JSON = "application/json"
 BATCH_ENV = "SAGEMAKER_BATCH"  # set by SageMaker in batch transform containers
-LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
-# SageMaker's real-time payload limit
-MAX_PAYLOAD_BYTES = 6 * 1024 * 1024
+ROUTES = {"/ping": ("GET", "HEAD"), "/invocations": ("POST",)}  # path -> the methods it answers
 
 
 class PayloadError(Exception):
@@ -189,63 +199,60 @@ def predict(
     )
 
 
-class ServingHandler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive: a client reuses its connection, as with SageMaker
-    disable_nagle_algorithm = True  # headers and body are two writes: without this, +40 ms per answer
-    booster: xgb.Booster  # set on the subclass that serve() builds
+def serving_app(booster: xgb.Booster, limits: Limits | None = None) -> App:
+    """The container's HTTP interface as an ASGI app: GET /ping, POST /invocations."""
+    from stepwise.emulator.server import BodyError, Limits, body_or_reply, header, respond
 
-    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
-        if self.path == "/ping":
-            self._reply(HTTPStatus.OK, "text/plain", b"")
-        else:
-            self._reply(
-                HTTPStatus.NOT_FOUND, "text/plain", b"not found: use GET /ping or POST /invocations\n"
-            )
+    limits = limits or Limits()
+    text = {"Content-Type": "text/plain"}
 
-    def do_POST(self) -> None:  # noqa: N802
-        length = int(self.headers.get("Content-Length") or 0)
-        if length > MAX_PAYLOAD_BYTES:
-            self.close_connection = True
-            self._reply(
-                HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
-                "text/plain",
-                f"payload of {length} bytes exceeds the {MAX_PAYLOAD_BYTES}-byte limit: "
-                "send fewer rows per request\n".encode(),
-            )
+    def body_error(error: BodyError) -> Reply:
+        advice = ": send fewer rows per request" if error.status == 413 else ""
+        return error.status, text, f"{error}{advice}\n".encode()
+
+    async def app(scope: dict, receive: Callable, send: Callable) -> None:
+        if scope["type"] != "http":
             return
-        body = self.rfile.read(length) if length else b""
-        if self.path != "/invocations":
-            self._reply(HTTPStatus.NOT_FOUND, "text/plain", b"not found: use POST /invocations\n")
+        path, method = scope["path"], scope["method"]
+        allowed = ROUTES.get(path)
+        if allowed is None:
+            await respond(send, 404, text, b"not found: use GET /ping or POST /invocations\n")
             return
-        try:
+        if method not in allowed:
+            message = f"method {method} is not allowed on {path}: use {' or '.join(allowed)}\n"
+            await respond(send, 405, {**text, "Allow": ", ".join(allowed)}, message.encode())
+            return
+        if path == "/ping":
+            await respond(send, 200, text, b"")
+            return
+        body = await body_or_reply(scope, receive, send, limits, body_error)
+        if body is None:
+            return
+        try:  # in the event loop's thread: one prediction at a time, as a real container's worker
             response_type, payload = predict(
-                self.booster, body, self.headers.get("Content-Type"), self.headers.get("Accept")
+                booster, body, header(scope, b"content-type"), header(scope, b"accept")
             )
         except PayloadError as error:
-            self._reply(error.status, "text/plain", f"{error}\n".encode())
+            await respond(send, error.status, text, f"{error}\n".encode())
             return
-        self._reply(HTTPStatus.OK, response_type, payload)
+        await respond(send, 200, {"Content-Type": response_type}, payload)
 
-    def _reply(self, status: HTTPStatus, content_type: str, body: bytes) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
-        pass  # one line per request would dominate the log; errors are in the responses
+    return app
 
 
-def serve(model_dir: Path, port: int, host: str = "127.0.0.1") -> ThreadingHTTPServer:
-    """Load the model and return a bound server (call serve_forever on it)."""
+def serve(
+    model_dir: Path, port: int, host: str = "127.0.0.1", limits: Limits | None = None
+) -> LoopbackServer:
+    """Load the model and return a server bound to host:port (call serve_forever or start on it).
+
+    Startup costs the model load and the uvicorn import (~0.1 s), both before the port answers.
+    """
+    from stepwise.emulator.server import LOOPBACK_HOSTS, Limits, LoopbackServer
+
     if host not in LOOPBACK_HOSTS:
         raise ValueError(f"host {host!r} is not loopback: the local model server binds to 127.0.0.1 only")
-    booster = load_model(model_dir)
-    handler = type("BoundServingHandler", (ServingHandler,), {"booster": booster})
-    server = ThreadingHTTPServer((host, port), handler)
-    server.daemon_threads = True
-    return server
+    limits = limits or Limits()
+    return LoopbackServer(serving_app(load_model(model_dir), limits), host=host, port=port, limits=limits)
 
 
 def _exit_with_parent() -> None:
@@ -277,9 +284,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"xgboost_serving: cannot start: {error}", file=sys.stderr, flush=True)
         return 1
     host, port = server.server_address[:2]
+    # served from a thread: SIGTERM (an endpoint deleted or replaced) then ends the process at once, as
+    # before, instead of uvicorn's graceful shutdown in the main thread; a prediction has nothing to save
+    server.start(name="xgboost-serving")
     print(f"xgboost_serving: model loaded, listening on http://{host}:{port}", flush=True)
     try:
-        server.serve_forever()
+        server.wait()
     except KeyboardInterrupt:
         pass
     finally:

@@ -13,9 +13,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import xgboost as xgb
+from http_probes import burst, check_stalled_clients_are_closed, chunked, exchange, post
 from xgb_models import NUM_FEATURES, sample_rows, save_model_dir, to_csv, train_booster
 
 from stepwise.containers import xgboost_serving
+from stepwise.emulator.server import Limits
+
+CSV_HEADERS = {"Content-Type": "text/csv"}
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +39,11 @@ def server(booster: xgb.Booster, tmp_path_factory: pytest.TempPathFactory):
 
 
 def request(server, method: str, path: str, body: bytes = b"", headers: dict | None = None):
-    connection = http.client.HTTPConnection("127.0.0.1", server.server_address[1], timeout=10)
+    return request_port(server.server_address[1], method, path, body, headers)
+
+
+def request_port(port: int, method: str, path: str, body: bytes = b"", headers: dict | None = None):
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     connection.request(method, path, body=body, headers=headers or {})
     response = connection.getresponse()
     result = response.status, response.getheader("Content-Type"), response.read()
@@ -180,3 +188,86 @@ def alive(pid: int) -> bool:
     except OSError:
         return False
     return "\nState:\tZ" not in status
+
+
+# ------------------------------------------------------------------- HTTP limits and deadlines
+
+QUICK = Limits(request_timeout=1.0, idle_timeout=1.5)  # the deadlines, short enough for a test
+
+
+@pytest.fixture(scope="module")
+def quick(booster: xgb.Booster, tmp_path_factory: pytest.TempPathFactory):
+    """A model server whose request and idle deadlines are about a second."""
+    server = xgboost_serving.serve(save_model_dir(booster, tmp_path_factory.mktemp("quick")), 0, limits=QUICK)
+    server.start()
+    yield server.port
+    server.shutdown()
+    server.server_close()
+
+
+def test_payload_over_6_mb_gets_413_and_the_connection_stays_usable(server) -> None:
+    """The body is refused before it is read, then discarded as it arrives: the client, which sends it
+    all before it reads, gets the 413 instead of a broken pipe, and may go on using the connection."""
+    row = b"1.0,2.0,3.0,4.0,5.0,6.0\n"
+    body = row * (6 * 1024 * 1024 // len(row) + 1)
+    connection = http.client.HTTPConnection("127.0.0.1", server.server_address[1], timeout=10)
+    connection.request("POST", "/invocations", body=body, headers={"Content-Type": "text/csv"})
+    response = connection.getresponse()
+    assert response.status == 413
+    assert f"{len(body)} bytes: the limit is 6291456" in response.read().decode()
+    connection.request("POST", "/invocations", body=row, headers={"Content-Type": "text/csv"})
+    assert connection.getresponse().status == 200
+    connection.close()
+
+
+def test_a_content_length_larger_than_the_body_is_answered_within_the_timeout(quick) -> None:
+    answer = exchange(quick, post("/invocations", b"1,2,3,4,5,6\n", content_length="100"), wait=5)
+    assert answer.status == 408 and answer.closed
+    assert 0.9 < answer.seconds < 3
+    assert b"12 bytes of the 100 announced by Content-Length arrived" in answer.body
+
+
+@pytest.mark.parametrize("length", ["-1", "abc", "12, 13", "0x10"])
+def test_a_negative_or_garbage_content_length_gets_400(quick, length) -> None:
+    answer = exchange(quick, post("/invocations", b"1,2,3,4,5,6\n", content_length=length), wait=5)
+    assert answer.status == 400 and answer.closed and answer.seconds < 1
+
+
+def test_a_chunked_body_is_read_and_scored(quick, booster) -> None:
+    rows = sample_rows(9, seed=21)
+    answer = exchange(quick, chunked("/invocations", to_csv(rows)), wait=5, then_close=True)
+    assert answer.status == 200
+    np.testing.assert_array_equal(
+        np.array(answer.body.split(b","), dtype=np.float32), expected(booster, rows)
+    )
+
+
+def test_a_chunked_body_over_the_limit_gets_413(quick) -> None:
+    row = b"1.0,2.0,3.0,4.0,5.0,6.0\n"
+    answer = exchange(quick, chunked("/invocations", row * 270_000, pieces=8), wait=10, then_close=True)
+    assert answer.status == 413
+
+
+def test_slow_or_silent_clients_are_closed_and_do_not_block_others(quick) -> None:
+    def serve_one() -> None:
+        status, _, _ = request_port(quick, "POST", "/invocations", b"1,2,3,4,5,6\n", CSV_HEADERS)
+        assert status == 200
+
+    check_stalled_clients_are_closed(quick, serve_one)
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allow"),
+    [("PUT", "/invocations", "POST"), ("DELETE", "/invocations", "POST"), ("PATCH", "/invocations", "POST"),
+     ("GET", "/invocations", "POST"), ("POST", "/ping", "GET, HEAD")],
+)  # fmt: skip
+def test_other_methods_get_405(quick, method, path, allow) -> None:
+    request_line = f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n\r\n".encode()
+    answer = exchange(quick, request_line, wait=5, then_close=True)
+    assert answer.status == 405 and answer.header("allow") == allow
+
+
+def test_2000_new_connections_over_20_threads_get_no_reset(quick) -> None:
+    outcomes, latencies = burst(quick, "/invocations", b"1,2,3,4,5,6\n", requests=2000, threads=20)
+    assert outcomes == {200: 2000}
+    assert latencies[int(0.99 * len(latencies))] < 0.9  # no SYN retransmit (1 s): none was dropped
