@@ -14,11 +14,23 @@ before it listens, then answers, as the real container does:
   `Accept: application/json` gives a JSON list `[p1, p2, ...]` (sagemaker_inference's encoder).
   Clients that accept both commas and newlines read both the same, here and on AWS.
 
-A payload the model cannot score gets a 4xx with a message that says what to fix: 400 for an empty
-body, a non-numeric value or the wrong number of features (expected vs got), 415 for a content type
-other than text/csv, 406 for an Accept type it cannot produce. (The real container answers an empty
-body with 204 and a non-numeric row with 415; here each says what to fix.) If the model cannot be
-loaded the process prints why and exits with status 1, so an endpoint fails to start as on SageMaker.
+CSV is read as the real container reads it (algorithm_mode/serve_utils.parse_content_data →
+encoder.csv_to_dmatrix, then xgboost): the body is stripped of surrounding whitespace and split at
+newlines and commas; an empty cell is a missing value, and so is `nan` in any case (`NaN`, `-nan`):
+both become NaN, which xgboost scores as missing, exactly as a DMatrix with NaN in that place. Any
+other cell is what Python's float() reads, spaces around it allowed (`1e3`, `+2`, `.5`, `1_000`).
+
+A payload the model cannot score gets a 4xx with a message that names the row and says what to fix:
+400 for an empty body, a non-numeric or blank (spaces only) cell, a row with another number of
+features than the model's (a blank line between rows is such a row), or an infinite value (`inf`, or
+beyond float32's ±3.4e38, which XGBoost refuses); 415 for a content type other than text/csv, 406 for
+an Accept type it cannot produce. The real container refuses the same rows, with other statuses: 415
+for a non-numeric, blank or infinite cell and for ragged rows, 400 for more features than the model
+has, 204 for an empty body. One difference on purpose: it scores a row with *fewer* features than the
+model (xgboost takes the missing trailing columns as missing values); here that is a 400, since it is
+almost always a client bug (a dropped column). The real container sniffs the delimiter from the first
+line; here it is always a comma, as Stepwise sends. It also reads libsvm and recordio-protobuf;
+Stepwise sends CSV only, so this server says so (415) rather than guessing.
 
 HTTP is served by uvicorn (`stepwise.emulator.server`), one request at a time in its event loop, as a
 real container's worker predicts: keep-alive connections; a body over 6 MB gets 413 (the connection
@@ -26,16 +38,13 @@ stays usable: the rest of the body is discarded as it arrives); a request whose 
 arrive within 60 s gets 408 or a closed connection, and an idle connection is closed after 60 s, so a
 stalled client holds no thread; a malformed request (a negative or non-numeric Content-Length) gets
 400; a chunked body is read; a method other than GET on /ping or POST on /invocations gets 405, another
-path 404.
-
-The real container also reads libsvm and recordio-protobuf; Stepwise sends CSV only, so this server
-says so (415) rather than guessing. It binds to loopback only.
+path 404. If the model cannot be loaded the process prints why and exits with status 1, so an endpoint
+fails to start as on SageMaker. It binds to loopback only.
 """
 
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
 import sys
@@ -101,55 +110,70 @@ def load_model(model_dir: Path) -> xgb.Booster:
 
 
 def parse_csv(body: bytes, num_features: int) -> np.ndarray:
-    """CSV rows (no header, no label) → float matrix, or PayloadError naming the bad row and value.
+    """CSV rows (no header, no label) → float32 matrix, or PayloadError naming the bad row and value.
 
-    An empty cell is a missing value (NaN), as in the training data the built-in algorithm reads.
+    Decoded as the real container decodes it (serve_utils.parse_content_data → encoder.csv_to_dmatrix):
+    the body stripped of surrounding whitespace, split at each newline, then at each comma; an empty
+    cell is a missing value (NaN), and a cell is otherwise what Python's float() reads (so `nan` in any
+    case is a missing value too, and spaces around a number do not matter). Rejected, as there: a
+    non-numeric or blank cell, and a value that is infinite in float32 (`inf`, or beyond ±3.4e38),
+    which XGBoost refuses while NaN means missing; and a row whose number of cells is not the model's
+    (there: ragged rows and extra columns; fewer columns are scored, see the module's docstring).
     """
     if not body.strip():
         raise PayloadError(HTTPStatus.BAD_REQUEST, "empty body: send one or more CSV rows of features")
     try:
-        text = body.decode("utf-8")
+        lines = body.strip().decode("utf-8").split("\n")
     except UnicodeDecodeError as error:
         raise PayloadError(HTTPStatus.BAD_REQUEST, f"body is not UTF-8 text: {error}") from error
-    try:  # numpy's C parser for the common case; anything it refuses goes row by row below
-        rows = np.loadtxt(io.StringIO(text), delimiter=",", dtype=np.float64, ndmin=2, comments=None)
-        if rows.shape[1] == num_features:
-            return rows.astype(np.float32)
+    try:  # numpy's C parser for the common case; anything it refuses or skips goes row by row below
+        rows = np.loadtxt(lines, delimiter=",", dtype=np.float64, ndmin=2, comments=None)
     except ValueError:
-        pass
-    return _parse_rows(text, num_features)
+        rows = None
+    if rows is None or rows.shape != (len(lines), num_features):  # loadtxt skips blank lines
+        rows = _parse_rows(lines, num_features)
+    with np.errstate(over="ignore"):  # a value beyond float32's range becomes inf, refused below
+        features = rows.astype(np.float32)
+    infinite = np.isinf(features)
+    if infinite.any():
+        row, column = (int(i) + 1 for i in np.argwhere(infinite)[0])
+        raise PayloadError(
+            HTTPStatus.BAD_REQUEST,
+            f"row {row} has an infinite value in column {column} ({float(rows[row - 1, column - 1])!r} "
+            "as float32): "
+            "XGBoost rejects infinite values; leave a missing value empty or write nan",
+        )
+    return features
 
 
-def _parse_rows(text: str, num_features: int) -> np.ndarray:
+def _parse_rows(lines: list[str], num_features: int) -> np.ndarray:
     """Row by row: the first row with the wrong number of features or a non-numeric value is named."""
     rows = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
+    for number, line in enumerate(lines, start=1):
         cells = line.split(",")
         if len(cells) != num_features:
+            what = "is empty" if not line.strip() else f"has {len(cells)} features"
             raise PayloadError(
                 HTTPStatus.BAD_REQUEST,
-                f"row {number} has {len(cells)} features; the model expects {num_features} "
-                "(send features only: no header, no label column)",
+                f"row {number} {what}; the model expects {num_features} "
+                "(send features only: no header, no label column, no blank line)",
             )
-        bad = next((cell for cell in cells if cell.strip() and not _is_number(cell)), None)
-        if bad is not None:
-            raise PayloadError(
-                HTTPStatus.BAD_REQUEST,
-                f"row {number} has a non-numeric value {bad.strip()!r}: every feature must be a number "
-                "(encode categories as the training data did)",
-            )
-        rows.append([float(cell) if cell.strip() else np.nan for cell in cells])
-    return np.asarray(rows, dtype=np.float32)
-
-
-def _is_number(cell: str) -> bool:
-    try:
-        float(cell)
-    except ValueError:
-        return False
-    return True
+        values = []
+        for column, cell in enumerate(cells, start=1):
+            if cell == "":
+                values.append(np.nan)
+                continue
+            try:
+                values.append(float(cell))
+            except ValueError:
+                problem = f"a non-numeric value {cell.strip()!r}" if cell.strip() else "a blank cell"
+                raise PayloadError(
+                    HTTPStatus.BAD_REQUEST,
+                    f"row {number} has {problem} in column {column}: every feature must be a number "
+                    "(encode categories as the training data did; a missing value is an empty cell or nan)",
+                ) from None
+        rows.append(values)
+    return np.asarray(rows, dtype=np.float64)
 
 
 def media_type(header: str | None, default: str) -> str:

@@ -271,3 +271,93 @@ def test_2000_new_connections_over_20_threads_get_no_reset(quick) -> None:
     outcomes, latencies = burst(quick, "/invocations", b"1,2,3,4,5,6\n", requests=2000, threads=20)
     assert outcomes == {200: 2000}
     assert latencies[int(0.99 * len(latencies))] < 0.9  # no SYN retransmit (1 s): none was dropped
+
+
+# ------------------------------------------------------------------- CSV as the real container reads it
+
+
+def real_container(body: bytes, num_features: int) -> np.ndarray:
+    """What sagemaker-xgboost-container 1.7-1 scores for a text/csv body, or ValueError where it answers
+    4xx: algorithm_mode/serve_utils.parse_content_data → encoder.csv_to_dmatrix (strip, split at
+    newlines and commas, an empty cell becomes "nan", numpy's astype(float)), then xgboost's DMatrix
+    (refuses inf: "Input data contains `inf` or a value too large") and predict (refuses more columns
+    than the model has). Its delimiter is sniffed from the first line: a comma for these bodies."""
+    text = body.strip().decode("utf-8")
+    cells = [["nan" if cell == "" else cell for cell in line.split(",")] for line in text.split("\n")]
+    matrix = np.array(cells).astype(float)  # ragged rows (numpy >= 1.24) or a non-number: ValueError
+    with np.errstate(over="ignore"):
+        too_large = np.isinf(matrix.astype(np.float32)).any()
+    if too_large:
+        raise ValueError("DMatrix: Input data contains `inf` or a value too large")
+    if matrix.shape[1] > num_features:
+        raise ValueError("predict: Number of columns does not match number of features in booster")
+    return matrix
+
+
+ACCEPTED = {
+    "plain": b"1,2,3,4,5,6\n",
+    "spaces-around-numbers": b" 1 , 2,3 ,4,5,\t6 \n",
+    "crlf-lines": b"1,2,3,4,5,6\r\n6,5,4,3,2,1\r\n",
+    "empty-cells": b"1,,3,4,,6\n,2,3,4,5,\n",
+    "nan-spellings": b"nan,NaN,NAN,-nan,5,+nan\n",
+    "signs-and-exponents": b"1e3,+2,-3.5,.5,5.,6E-2\n",
+    "underscores": b"1_000,2,3,4,5,6\n",
+    "blank-lines-around": b"\n\n1,2,3,4,5,6\n\n",
+    "largest-float32": b"3.4e38,-3.4e38,0,0,0,0\n",
+}
+REJECTED = {
+    "non-numeric": b"1,2,3,x,5,6\n",
+    "blank-cell": b"1, ,3,4,5,6\n",
+    "inf": b"inf,2,3,4,5,6\n",
+    "minus-infinity": b"1,2,3,4,5,-Infinity\n",
+    "beyond-float32": b"1e39,2,3,4,5,6\n",
+    "too-many-features": b"1,2,3,4,5,6,7\n",
+    "trailing-comma": b"1,2,3,4,5,6,\n",
+    "blank-line-between-rows": b"1,2,3,4,5,6\n\n1,2,3,4,5,6\n",
+    "ragged-second-row": b"1,2,3,4,5,6\n1,2,3\n",
+    "quoted": b'"1",2,3,4,5,6\n',
+    "hexadecimal": b"0x10,2,3,4,5,6\n",
+}
+
+
+@pytest.mark.parametrize("body", ACCEPTED.values(), ids=ACCEPTED.keys())
+def test_rows_the_real_container_scores_are_scored_the_same(server, booster, body) -> None:
+    reference = real_container(body, NUM_FEATURES)  # the oracle accepts it
+    parsed = xgboost_serving.parse_csv(body, NUM_FEATURES)
+    np.testing.assert_array_equal(parsed, reference.astype(np.float32))  # NaN where it has NaN
+    status, _, got = request(server, "POST", "/invocations", body, CSV_HEADERS)
+    assert status == 200
+    scores = booster.predict(xgb.DMatrix(reference))  # NaN is xgboost's missing value
+    np.testing.assert_array_equal(np.array(got.split(b","), dtype=np.float32), scores)
+
+
+@pytest.mark.parametrize("body", REJECTED.values(), ids=REJECTED.keys())
+def test_rows_the_real_container_rejects_get_a_4xx(server, body) -> None:
+    with pytest.raises(ValueError):
+        real_container(body, NUM_FEATURES)
+    status, _, got = request(server, "POST", "/invocations", body, CSV_HEADERS)
+    assert status == 400
+    assert got.decode().startswith("row ")  # which row, and what to fix
+
+
+def test_missing_values_get_the_same_prediction_as_xgboost_with_nan(server, booster) -> None:
+    rows = sample_rows(4, seed=8)
+    rows[0, 1] = rows[2, 5] = rows[3, 0] = np.nan
+    lines = to_csv(rows).decode().splitlines()
+    lines[0] = lines[0].replace("nan", "")  # an empty cell
+    lines[3] = lines[3].replace("nan", "NaN")
+    body = "\n".join(lines).encode()
+    assert b",," in body and b"nan" in body and b"NaN" in body
+    status, _, got = request(server, "POST", "/invocations", body, CSV_HEADERS)
+    assert status == 200
+    np.testing.assert_array_equal(np.array(got.split(b","), dtype=np.float32), expected(booster, rows))
+
+
+def test_fewer_features_than_the_model_are_refused_where_the_real_container_scores_them(server) -> None:
+    """A deliberate difference: xgboost would treat the missing trailing columns as missing values
+    (its predict accepts fewer columns than the model has); a short row is almost always a client bug
+    (a dropped column), so the local server names it instead."""
+    body = b"1,2,3\n"
+    assert real_container(body, NUM_FEATURES).shape == (1, 3)
+    status, _, got = request(server, "POST", "/invocations", body, CSV_HEADERS)
+    assert status == 400 and "has 3 features; the model expects 6" in got.decode()
