@@ -32,7 +32,7 @@ import threading
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Self
 
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 START_TIMEOUT_SECONDS = 10.0
@@ -232,7 +232,7 @@ class LoopbackServer:
         finally:
             self._stopped.set()
 
-    def start(self, name: str = "stepwise-http") -> LoopbackServer:
+    def start(self, name: str = "stepwise-http") -> Self:
         """Serve in a daemon thread; return once the server accepts connections."""
         threading.Thread(target=self.serve_forever, name=name, daemon=True).start()
         deadline = time.monotonic() + START_TIMEOUT_SECONDS
