@@ -197,12 +197,12 @@ def choose_accept(header: str | None) -> str:
 def encode_predictions(predictions: np.ndarray, accept: str, batch: bool = False) -> bytes:
     """One prediction per row, as the real container encodes them: a JSON list, or CSV values joined
     by commas on one line (one per line, newline-terminated, in batch transform)."""
-    values = [float(p) for p in predictions]
+    values = predictions.tolist()  # Python floats: str() of each is what the real container writes
     if accept == JSON:
         return json.dumps(values).encode()
     if batch:
         return "".join(f"{v!r}\n" for v in values).encode()
-    return ",".join(repr(v) for v in values).encode()
+    return ",".join(map(repr, values)).encode()
 
 
 def predict(
