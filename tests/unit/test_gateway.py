@@ -157,13 +157,17 @@ def test_the_uvicorn_internals_the_deadlines_rely_on_are_still_there() -> None:
     """Smoke test: a uvicorn upgrade that renames what stepwise.emulator.server extends fails here."""
     import inspect
 
-    from uvicorn.protocols.http.h11_impl import H11Protocol
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 
-    for method in ("connection_made", "data_received", "connection_lost", "timeout_keep_alive_handler"):
-        assert callable(getattr(H11Protocol, method)), method
-    source = inspect.getsource(H11Protocol.__init__)
-    for attribute in ("self.conn", "self.transport", "self.loop", "self.timeout_keep_alive_task"):
+    for method in ("connection_made", "connection_lost", "on_message_begin", "on_headers_complete",
+                   "on_body", "timeout_keep_alive_handler"):  # fmt: skip
+        assert callable(getattr(HttpToolsProtocol, method)), method
+    source = inspect.getsource(HttpToolsProtocol.__init__)
+    for attribute in ("self.transport", "self.loop", "self.flow", "self.cycle", "self.timeout_keep_alive"):
         assert attribute in source, attribute
+    cycle = inspect.getsource(RequestResponseCycle.__init__)
+    for attribute in ("self.body", "self.message_event", "self.response_complete"):
+        assert attribute in cycle, attribute
 
 
 # ------------------------------------------------------------------- through a deployed endpoint
