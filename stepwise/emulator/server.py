@@ -48,7 +48,7 @@ Reply = tuple[int, Mapping[str, str], bytes]  # status, headers, body
 
 @dataclass(frozen=True)
 class Limits:
-    """What one request may take. The defaults are SageMaker's: a 6 MB payload, 60 s per exchange."""
+    """What one request may take: InvokeEndpoint's 6 MB payload, and a minute to send it or to idle."""
 
     max_body_bytes: int = 6 * 1024 * 1024
     request_timeout: float = 60.0  # for the request line + headers, then again for the body
@@ -80,7 +80,7 @@ def header(scope: Scope, name: bytes) -> str | None:
 
 async def read_body(scope: Scope, receive: Receive, limits: Limits) -> bytes:
     """The whole request body; BodyError (413 too large, 408 incomplete in time) or ClientGone."""
-    declared = header(scope, b"content-length")  # h11 has checked that it is a number, if present
+    declared = header(scope, b"content-length")  # llhttp has checked that it is a number, if present
     if declared is not None and int(declared) > limits.max_body_bytes:
         message = f"the body is {int(declared)} bytes: the limit is {limits.max_body_bytes}"
         raise BodyError(413, message, close=False)
@@ -160,8 +160,8 @@ def _protocol_class(limits: Limits) -> type[asyncio.Protocol]:
             super().on_headers_complete()
 
         def on_body(self, body: bytes) -> None:
-            # uvicorn's, except that reading pauses past the body limit rather than past 64 KiB: a
-            # pause per 64 KiB costs a loop iteration each, about 0.1 ms on a 6 MB body's way
+            # uvicorn's, except that reading pauses past the body limit rather than past 64 KiB (each
+            # pause costs a loop iteration: about 0.1 ms on a 1,000-row, 233 KB request)
             if self.cycle.response_complete:  # answered early (413): the rest is discarded
                 return
             self.cycle.body += body

@@ -15,10 +15,11 @@ or of how models are served: the caller passes
 What it answers itself, before `invoke` sees a request (botocore's rest-json error shape: the code in
 the `x-amzn-ErrorType` header, the text in the body's `message`):
 
-- a body over `Limits.max_body_bytes` (6 MB, InvokeEndpoint's limit): 413 with SageMaker's message
-  `HTTP content length exceeded 6291456 bytes.` and no error code, so boto3 raises ClientError with
-  code `413` as it does against AWS; a declared Content-Length is refused before the body is read,
-  and the body is then discarded as it arrives, so the client reads the answer instead of a broken pipe;
+- a body over `Limits.max_body_bytes` (6 MB, InvokeEndpoint's limit): 413 with the message SageMaker
+  gives (`HTTP content length exceeded 6291456 bytes.`; reported by users, with 5246976, when the limit
+  was 5 MB) and no error code, so boto3 raises ClientError with code `413` as it does against AWS. A
+  declared Content-Length is refused before the body is read, and the body is then discarded as it
+  arrives, so the client reads the answer instead of a broken pipe;
 - a body that does not arrive whole within `Limits.request_timeout` (a Content-Length larger than
   what is sent): 408 `RequestTimeoutException`, and the connection is closed. A request line and
   headers that do not arrive in that time, or an idle connection after `Limits.idle_timeout`: the
