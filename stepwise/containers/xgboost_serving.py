@@ -14,28 +14,46 @@ before it listens, then answers, as the real container does:
   `Accept: application/json` gives a JSON list `[p1, p2, ...]` (sagemaker_inference's encoder).
   Clients that accept both commas and newlines read both the same, here and on AWS.
 
-A payload the model cannot score gets a 4xx with a message that says what to fix: 400 for an empty
-body, a non-numeric value or the wrong number of features (expected vs got), 415 for a content type
-other than text/csv, 406 for an Accept type it cannot produce. (The real container answers an empty
-body with 204 and a non-numeric row with 415; here each says what to fix.) If the model cannot be
-loaded the process prints why and exits with status 1, so an endpoint fails to start as on SageMaker.
+CSV is read as the real container reads it (algorithm_mode/serve_utils.parse_content_data →
+encoder.csv_to_dmatrix, then xgboost): the body is stripped of surrounding whitespace and split at
+newlines and commas; an empty cell is a missing value, and so is `nan` in any case (`NaN`, `-nan`):
+both become NaN, which xgboost scores as missing, exactly as a DMatrix with NaN in that place. Any
+other cell is what Python's float() reads, spaces around it allowed (`1e3`, `+2`, `.5`, `1_000`).
 
-The real container also reads libsvm and recordio-protobuf; Stepwise sends CSV only, so this server
-says so (415) rather than guessing. It binds to loopback only.
+A payload the model cannot score gets a 4xx with a message that names the row and says what to fix:
+400 for an empty body, a non-numeric or blank (spaces only) cell, a row with another number of
+features than the model's (a blank line between rows is such a row), or an infinite value (`inf`, or
+beyond float32's ±3.4e38, which XGBoost refuses); 415 for a content type other than text/csv, 406 for
+an Accept type it cannot produce. The real container refuses the same rows, with other statuses: 415
+for a non-numeric, blank or infinite cell and for ragged rows, 400 for more features than the model
+has, 204 for an empty body. One difference on purpose: it scores a row with *fewer* features than the
+model (xgboost takes the missing trailing columns as missing values); here that is a 400, since it is
+almost always a client bug (a dropped column). The real container sniffs the delimiter from the first
+line; here it is always a comma, as Stepwise sends. It also reads libsvm and recordio-protobuf;
+Stepwise sends CSV only, so this server says so (415) rather than guessing.
+
+HTTP is served by uvicorn (`stepwise.emulator.server`), one request at a time in its event loop, as a
+real container's worker predicts: keep-alive connections; a body over 6 MB gets 413 (the connection
+stays usable: the rest of the body is discarded as it arrives); a request whose headers or body do not
+arrive within 60 s gets 408 or a closed connection, and an idle connection is closed after 60 s, so a
+stalled client holds no thread; a malformed request (a negative or non-numeric Content-Length) gets
+400; a chunked body is read; a method other than GET on /ping or POST on /invocations gets 405, another
+path 404. If the model cannot be loaded the process prints why and exits with status 1, so an endpoint
+fails to start as on SageMaker. It binds to loopback only.
 """
 
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
 import sys
 import threading
 import time
+from collections.abc import Callable
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -49,13 +67,14 @@ import xgboost as xgb  # noqa: E402
 
 from stepwise.containers import model_archive  # noqa: E402
 
+if TYPE_CHECKING:
+    from stepwise.emulator.server import App, Limits, LoopbackServer, Reply
+
 MODEL_FILE = model_archive.MODEL_FILE
 CSV = "text/csv"
 JSON = "application/json"
 BATCH_ENV = "SAGEMAKER_BATCH"  # set by SageMaker in batch transform containers
-LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
-# SageMaker's real-time payload limit
-MAX_PAYLOAD_BYTES = 6 * 1024 * 1024
+ROUTES = {"/ping": ("GET", "HEAD"), "/invocations": ("POST",)}  # path -> the methods it answers
 
 
 class PayloadError(Exception):
@@ -91,55 +110,70 @@ def load_model(model_dir: Path) -> xgb.Booster:
 
 
 def parse_csv(body: bytes, num_features: int) -> np.ndarray:
-    """CSV rows (no header, no label) → float matrix, or PayloadError naming the bad row and value.
+    """CSV rows (no header, no label) → float32 matrix, or PayloadError naming the bad row and value.
 
-    An empty cell is a missing value (NaN), as in the training data the built-in algorithm reads.
+    Decoded as the real container decodes it (serve_utils.parse_content_data → encoder.csv_to_dmatrix):
+    the body stripped of surrounding whitespace, split at each newline, then at each comma; an empty
+    cell is a missing value (NaN), and a cell is otherwise what Python's float() reads (so `nan` in any
+    case is a missing value too, and spaces around a number do not matter). Rejected, as there: a
+    non-numeric or blank cell, and a value that is infinite in float32 (`inf`, or beyond ±3.4e38),
+    which XGBoost refuses while NaN means missing; and a row whose number of cells is not the model's
+    (there: ragged rows and extra columns; fewer columns are scored, see the module's docstring).
     """
     if not body.strip():
         raise PayloadError(HTTPStatus.BAD_REQUEST, "empty body: send one or more CSV rows of features")
     try:
-        text = body.decode("utf-8")
+        lines = body.strip().decode("utf-8").split("\n")
     except UnicodeDecodeError as error:
         raise PayloadError(HTTPStatus.BAD_REQUEST, f"body is not UTF-8 text: {error}") from error
-    try:  # numpy's C parser for the common case; anything it refuses goes row by row below
-        rows = np.loadtxt(io.StringIO(text), delimiter=",", dtype=np.float64, ndmin=2, comments=None)
-        if rows.shape[1] == num_features:
-            return rows.astype(np.float32)
+    try:  # numpy's C parser for the common case; anything it refuses or skips goes row by row below
+        rows = np.loadtxt(lines, delimiter=",", dtype=np.float64, ndmin=2, comments=None)
     except ValueError:
-        pass
-    return _parse_rows(text, num_features)
+        rows = None
+    if rows is None or rows.shape != (len(lines), num_features):  # loadtxt skips blank lines
+        rows = _parse_rows(lines, num_features)
+    with np.errstate(over="ignore"):  # a value beyond float32's range becomes inf, refused below
+        features = rows.astype(np.float32)
+    infinite = np.isinf(features)
+    if infinite.any():
+        row, column = (int(i) + 1 for i in np.argwhere(infinite)[0])
+        raise PayloadError(
+            HTTPStatus.BAD_REQUEST,
+            f"row {row} has an infinite value in column {column} ({float(rows[row - 1, column - 1])!r} "
+            "as float32): "
+            "XGBoost rejects infinite values; leave a missing value empty or write nan",
+        )
+    return features
 
 
-def _parse_rows(text: str, num_features: int) -> np.ndarray:
+def _parse_rows(lines: list[str], num_features: int) -> np.ndarray:
     """Row by row: the first row with the wrong number of features or a non-numeric value is named."""
     rows = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
+    for number, line in enumerate(lines, start=1):
         cells = line.split(",")
         if len(cells) != num_features:
+            what = "is empty" if not line.strip() else f"has {len(cells)} features"
             raise PayloadError(
                 HTTPStatus.BAD_REQUEST,
-                f"row {number} has {len(cells)} features; the model expects {num_features} "
-                "(send features only: no header, no label column)",
+                f"row {number} {what}; the model expects {num_features} "
+                "(send features only: no header, no label column, no blank line)",
             )
-        bad = next((cell for cell in cells if cell.strip() and not _is_number(cell)), None)
-        if bad is not None:
-            raise PayloadError(
-                HTTPStatus.BAD_REQUEST,
-                f"row {number} has a non-numeric value {bad.strip()!r}: every feature must be a number "
-                "(encode categories as the training data did)",
-            )
-        rows.append([float(cell) if cell.strip() else np.nan for cell in cells])
-    return np.asarray(rows, dtype=np.float32)
-
-
-def _is_number(cell: str) -> bool:
-    try:
-        float(cell)
-    except ValueError:
-        return False
-    return True
+        values = []
+        for column, cell in enumerate(cells, start=1):
+            if cell == "":
+                values.append(np.nan)
+                continue
+            try:
+                values.append(float(cell))
+            except ValueError:
+                problem = f"a non-numeric value {cell.strip()!r}" if cell.strip() else "a blank cell"
+                raise PayloadError(
+                    HTTPStatus.BAD_REQUEST,
+                    f"row {number} has {problem} in column {column}: every feature must be a number "
+                    "(encode categories as the training data did; a missing value is an empty cell or nan)",
+                ) from None
+        rows.append(values)
+    return np.asarray(rows, dtype=np.float64)
 
 
 def media_type(header: str | None, default: str) -> str:
@@ -163,12 +197,12 @@ def choose_accept(header: str | None) -> str:
 def encode_predictions(predictions: np.ndarray, accept: str, batch: bool = False) -> bytes:
     """One prediction per row, as the real container encodes them: a JSON list, or CSV values joined
     by commas on one line (one per line, newline-terminated, in batch transform)."""
-    values = [float(p) for p in predictions]
+    values = predictions.tolist()  # Python floats: str() of each is what the real container writes
     if accept == JSON:
         return json.dumps(values).encode()
     if batch:
         return "".join(f"{v!r}\n" for v in values).encode()
-    return ",".join(repr(v) for v in values).encode()
+    return ",".join(map(repr, values)).encode()
 
 
 def predict(
@@ -189,63 +223,60 @@ def predict(
     )
 
 
-class ServingHandler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive: a client reuses its connection, as with SageMaker
-    disable_nagle_algorithm = True  # headers and body are two writes: without this, +40 ms per answer
-    booster: xgb.Booster  # set on the subclass that serve() builds
+def serving_app(booster: xgb.Booster, limits: Limits | None = None) -> App:
+    """The container's HTTP interface as an ASGI app: GET /ping, POST /invocations."""
+    from stepwise.emulator.server import BodyError, Limits, body_or_reply, header, respond
 
-    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
-        if self.path == "/ping":
-            self._reply(HTTPStatus.OK, "text/plain", b"")
-        else:
-            self._reply(
-                HTTPStatus.NOT_FOUND, "text/plain", b"not found: use GET /ping or POST /invocations\n"
-            )
+    limits = limits or Limits()
+    text = {"Content-Type": "text/plain"}
 
-    def do_POST(self) -> None:  # noqa: N802
-        length = int(self.headers.get("Content-Length") or 0)
-        if length > MAX_PAYLOAD_BYTES:
-            self.close_connection = True
-            self._reply(
-                HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
-                "text/plain",
-                f"payload of {length} bytes exceeds the {MAX_PAYLOAD_BYTES}-byte limit: "
-                "send fewer rows per request\n".encode(),
-            )
+    def body_error(error: BodyError) -> Reply:
+        advice = ": send fewer rows per request" if error.status == 413 else ""
+        return error.status, text, f"{error}{advice}\n".encode()
+
+    async def app(scope: dict, receive: Callable, send: Callable) -> None:
+        if scope["type"] != "http":
             return
-        body = self.rfile.read(length) if length else b""
-        if self.path != "/invocations":
-            self._reply(HTTPStatus.NOT_FOUND, "text/plain", b"not found: use POST /invocations\n")
+        path, method = scope["path"], scope["method"]
+        allowed = ROUTES.get(path)
+        if allowed is None:
+            await respond(send, 404, text, b"not found: use GET /ping or POST /invocations\n")
             return
-        try:
+        if method not in allowed:
+            message = f"method {method} is not allowed on {path}: use {' or '.join(allowed)}\n"
+            await respond(send, 405, {**text, "Allow": ", ".join(allowed)}, message.encode())
+            return
+        if path == "/ping":
+            await respond(send, 200, text, b"")
+            return
+        body = await body_or_reply(scope, receive, send, limits, body_error)
+        if body is None:
+            return
+        try:  # in the event loop's thread: one prediction at a time, as a real container's worker
             response_type, payload = predict(
-                self.booster, body, self.headers.get("Content-Type"), self.headers.get("Accept")
+                booster, body, header(scope, b"content-type"), header(scope, b"accept")
             )
         except PayloadError as error:
-            self._reply(error.status, "text/plain", f"{error}\n".encode())
+            await respond(send, error.status, text, f"{error}\n".encode())
             return
-        self._reply(HTTPStatus.OK, response_type, payload)
+        await respond(send, 200, {"Content-Type": response_type}, payload)
 
-    def _reply(self, status: HTTPStatus, content_type: str, body: bytes) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
-        pass  # one line per request would dominate the log; errors are in the responses
+    return app
 
 
-def serve(model_dir: Path, port: int, host: str = "127.0.0.1") -> ThreadingHTTPServer:
-    """Load the model and return a bound server (call serve_forever on it)."""
+def serve(
+    model_dir: Path, port: int, host: str = "127.0.0.1", limits: Limits | None = None
+) -> LoopbackServer:
+    """Load the model and return a server bound to host:port (call serve_forever or start on it).
+
+    Startup costs the model load and the uvicorn import (~0.1 s), both before the port answers.
+    """
+    from stepwise.emulator.server import LOOPBACK_HOSTS, Limits, LoopbackServer
+
     if host not in LOOPBACK_HOSTS:
         raise ValueError(f"host {host!r} is not loopback: the local model server binds to 127.0.0.1 only")
-    booster = load_model(model_dir)
-    handler = type("BoundServingHandler", (ServingHandler,), {"booster": booster})
-    server = ThreadingHTTPServer((host, port), handler)
-    server.daemon_threads = True
-    return server
+    limits = limits or Limits()
+    return LoopbackServer(serving_app(load_model(model_dir), limits), host=host, port=port, limits=limits)
 
 
 def _exit_with_parent() -> None:
@@ -277,9 +308,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"xgboost_serving: cannot start: {error}", file=sys.stderr, flush=True)
         return 1
     host, port = server.server_address[:2]
+    # served from a thread: SIGTERM (an endpoint deleted or replaced) then ends the process at once, as
+    # before, instead of uvicorn's graceful shutdown in the main thread; a prediction has nothing to save
+    server.start(name="xgboost-serving")
     print(f"xgboost_serving: model loaded, listening on http://{host}:{port}", flush=True)
     try:
-        server.serve_forever()
+        server.wait()
     except KeyboardInterrupt:
         pass
     finally:

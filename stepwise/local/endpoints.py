@@ -41,12 +41,15 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
 from stepwise.containers import model_archive
+from stepwise.emulator.sagemaker.runtime import RuntimeServer, payload_too_large, serve_runtime
+from stepwise.emulator.server import Limits
+
+MAX_PAYLOAD_BYTES = Limits.max_body_bytes  # InvokeEndpoint's 6 MB
 
 ENDPOINTS_DIR = "endpoints"
 RECORDS_FILE = "endpoints.json"
@@ -377,6 +380,8 @@ def invoke_endpoint(
     name: str, body: bytes, content_type: str | None, accept: str | None
 ) -> tuple[int, dict[str, str], bytes]:
     """InvokeEndpoint on the local server: (HTTP status, headers, body) as SageMaker runtime answers."""
+    if len(body) > MAX_PAYLOAD_BYTES:  # refused by the runtime API itself, before any model sees it
+        return payload_too_large(MAX_PAYLOAD_BYTES)
     with _lock:
         server = _servers.get(name)
     if server is None:
@@ -410,60 +415,18 @@ def invoke_endpoint(
 # --------------------------------------------------------------------------- gateway
 
 
-class _GatewayHandler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True  # headers and body are two writes: without this, +40 ms per answer
-
-    def do_GET(self) -> None:  # noqa: N802
-        if self.path != "/ping":
-            self._send(*_error(404, "UnknownOperationException", "use POST /endpoints/{name}/invocations"))
-            return
-        servers = running_endpoints()
-        healthy = bool(servers) and all(server.ping() for server in servers.values())
-        self._send(200 if healthy else 503, {"Content-Type": "text/plain"}, b"")
-
-    def do_POST(self) -> None:  # noqa: N802
-        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        parts = urlparse(self.path).path.strip("/").split("/")
-        if len(parts) == 3 and parts[0] == "endpoints" and parts[2] == "invocations":
-            name: str | None = unquote(parts[1])
-        elif parts == ["invocations"]:
-            servers = running_endpoints()
-            name = next(iter(servers)) if len(servers) == 1 else None
-            if name is None:
-                message = (
-                    f"{len(servers)} endpoints are served here: use POST /endpoints/{{name}}/invocations"
-                )
-                self._send(*_error(400, "ValidationError", message))
-                return
-        else:
-            self._send(*_error(404, "UnknownOperationException", f"no operation at POST {self.path}"))
-            return
-        self._send(*invoke_endpoint(name, body, self.headers.get("Content-Type"), self.headers.get("Accept")))
-
-    def _send(self, status: int, headers: dict[str, str], body: bytes) -> None:
-        self.send_response(status)
-        for key, value in headers.items():
-            self.send_header(key, value)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
-        pass
-
-
-def serve_gateway(host: str = "127.0.0.1", port: int = 0) -> tuple[ThreadingHTTPServer, int]:
-    """Start the SageMaker-runtime-shaped gateway in a daemon thread: (server, bound port).
+def serve_gateway(host: str = "127.0.0.1", port: int = 0) -> tuple[RuntimeServer, int]:
+    """Start the SageMaker runtime API for the running endpoints in a daemon thread: (server, bound port).
 
     Stop it with `server.shutdown(); server.server_close()`.
     """
-    if host not in ("127.0.0.1", "localhost"):
-        raise ValueError(f"host {host!r} is not loopback: the gateway binds to 127.0.0.1 only")
-    server = ThreadingHTTPServer((host, port), _GatewayHandler)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, name="stepwise-gateway", daemon=True).start()
-    return server, server.server_address[1]
+    server = serve_runtime(invoke_endpoint, running_endpoints, healthy=_all_healthy, host=host, port=port)
+    return server, server.port
+
+
+def _all_healthy() -> bool:
+    servers = running_endpoints()
+    return bool(servers) and all(server.ping() for server in servers.values())
 
 
 # --------------------------------------------------------------------------- moto hooks
