@@ -1,10 +1,11 @@
-"""The end-of-run summary: status, state durations, model quality and gate, bias, SHAP, registry
-version, endpoint and sample predictions; or, for a failed run, the failed state, error, cause and
-where the job's logs are.
+"""A run's summary: status, state durations, model quality and gate, bias, SHAP, registered version,
+endpoint and sample predictions; or, for a failed run, the failed state, error, cause, the permission
+that was missing and where the job's logs are.
 
-Built from the execution's history and output plus the run's artefacts in the embedded S3 (paths of
-README "S3 layout"), while the embedded AWS is still running; stored in the execution's record so
-`stepwise show` prints it later.
+Built from what the state folder holds (stepwise/emulator/store.py): the execution's description and
+history, the run's files in the bucket (README "S3 layout"), the registry and endpoints snapshots. No
+moto: `stepwise show` builds the same summary long after the run. The run command adds what only the
+live embedded AWS knows (sample predictions from the endpoint).
 """
 
 from __future__ import annotations
@@ -15,18 +16,11 @@ import json
 from pathlib import Path
 from typing import Any, TextIO
 
-from stepwise.local.progress import _short, failed_state, format_seconds, run_of, timeline
+from stepwise.console.progress import _short, failed_state, format_seconds, run_of, timeline
 
 SAMPLE_ROWS = 5
 BIAS_METRICS_SHOWN = ("DPPL", "DI", "DCR", "RD", "DAR", "CI", "DPL")
 TOP_FEATURES = 5
-
-
-def _read_json(s3, bucket: str, key: str) -> Any | None:
-    try:
-        return json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
-    except Exception:  # absent (the run stopped before that stage) or unreadable: nothing to show
-        return None
 
 
 def _find(value: Any, key: str) -> Any | None:
@@ -44,6 +38,18 @@ def _find(value: Any, key: str) -> Any | None:
             if found is not None:
                 return found
     return None
+
+
+def state_output(events: list[dict], state: str) -> dict:
+    """The output of the first exit of `state` in the history ({} when it never ended)."""
+    for event in events:
+        details = event.get("stateExitedEventDetails") or {}
+        if details.get("name") == state:
+            try:
+                return json.loads(details.get("output") or "{}")
+            except ValueError:
+                return {}
+    return {}
 
 
 def bias_metrics(analysis: dict | None) -> dict[str, float]:
@@ -64,22 +70,42 @@ def top_shap(analysis: dict | None, count: int = TOP_FEATURES) -> list[tuple[str
     return sorted(values.items(), key=lambda item: -abs(item[1]))[:count]
 
 
-def build_summary(local, execution_arn: str) -> dict[str, Any]:
-    """The summary of one execution of `local` (a running LocalAWS)."""
-    described = local.describe(execution_arn)
-    events = local.history(execution_arn)
+def run_files(store: Any, bucket: str | None, run_id: str | None) -> dict[str, Any]:
+    """The run's documents in its S3 prefix runs/<run id>/ (absent ones are left out)."""
+    found: dict[str, Any] = {}
+    if not bucket or not run_id:
+        return found
+    for name, relative in (
+        ("evaluation", "evaluation/evaluation.json"),
+        ("bias", "checks/bias/analysis.json"),
+        ("explainability", "checks/explainability/analysis.json"),
+    ):
+        data = store.read_object(bucket, f"runs/{run_id}/{relative}")
+        if data is not None:
+            try:
+                found[name] = json.loads(data)
+            except ValueError:
+                continue
+    return found
+
+
+def build_summary(store: Any, described: dict, events: list[dict]) -> dict[str, Any]:
+    """The summary of one execution, from the state folder."""
+    from stepwise.console.records import bucket_of, package_of_execution, packages
+
     name = described["name"]
-    bucket = local.stack.buckets[0]
-    s3 = local.client("s3")
     output = json.loads(described.get("output") or "{}") if described["status"] == "SUCCEEDED" else {}
     states = timeline(events)
+    seconds = None
+    if described.get("stopDate"):
+        from stepwise.console.progress import _seconds
+
+        seconds = _seconds(described["startDate"], described["stopDate"])
     summary: dict[str, Any] = {
         "execution": name,
-        "executionArn": execution_arn,
+        "executionArn": described["executionArn"],
         "status": described["status"],
-        "seconds": (described.get("stopDate") - described["startDate"]).total_seconds()
-        if described.get("stopDate")
-        else None,
+        "seconds": seconds,
         "states": [
             {
                 "name": s.name,
@@ -91,7 +117,7 @@ def build_summary(local, execution_arn: str) -> dict[str, Any]:
         ],
         "endState": states[-1].name if states else None,
     }
-    dataset = _state_output(events, "ResolveDataset").get("dataset")
+    dataset = state_output(events, "ResolveDataset").get("dataset")
     if isinstance(dataset, dict):
         summary["dataset"] = {key: dataset.get(key) for key in ("ready", "reason", "s3Uri", "trigger")}
     run = run_of(events)
@@ -99,120 +125,42 @@ def build_summary(local, execution_arn: str) -> dict[str, Any]:
         summary["run"] = {
             key: run.get(key) for key in ("id", "fingerprint", "status", "reason", "modelPackageVersion")
         }
-    prefix = f"runs/{(run or {}).get('id') or name}"
-    evaluation = _read_json(s3, bucket, f"{prefix}/evaluation/evaluation.json")
+    files = run_files(store, bucket_of(store), (run or {}).get("id"))
+    evaluation = files.get("evaluation")
     if evaluation:
         metrics = evaluation.get("binary_classification_metrics", {})
         summary["metrics"] = {k: v.get("value") for k, v in metrics.items() if isinstance(v, dict)}
-    gate = _find(output, "gate") or _gate_from_history(events)
+    gate = _find(output, "gate") or state_output(events, "QualityGate").get("gate")
     if gate:
         summary["gate"] = gate
-    bias = bias_metrics(_read_json(s3, bucket, f"{prefix}/checks/bias/analysis.json"))
+    bias = bias_metrics(files.get("bias"))
     if bias:
         summary["bias"] = {k: bias[k] for k in BIAS_METRICS_SHOWN if k in bias} or bias
-    shap = top_shap(_read_json(s3, bucket, f"{prefix}/checks/explainability/analysis.json"))
+    shap = top_shap(files.get("explainability"))
     if shap:
         summary["topFeatures"] = [{"feature": f, "meanAbsShap": v} for f, v in shap]
-    package = _package_of(local, name) or _package_of_approval(local, described)
+    package = package_of_execution(packages(store), described)
     if package:
-        summary["modelPackage"] = package
-    endpoint = _find(output, "endpointName") or _find(output, "EndpointName")
-    if endpoint:
-        summary["endpoint"] = _endpoint(local, endpoint, bucket, f"{prefix}/preprocess/test/test.csv")
+        summary["modelPackage"] = {
+            "group": package["group"],
+            "version": package["version"],
+            "arn": package["arn"],
+            "approval": package["status"],
+        }
+    deployment = _find(output, "deployment") or state_output(events, "Deploy").get("deployment")
+    if isinstance(deployment, dict) and deployment.get("endpointName"):
+        summary["endpoint"] = {
+            "name": deployment["endpointName"],
+            "config": deployment.get("endpointConfigName"),
+            "status": (_find(output, "description") or {}).get("status") if output else None,
+        }
     if described["status"] != "SUCCEEDED":
-        summary["failure"] = _failure(local, described, events)
+        summary["failure"] = failure_of(store, described, events)
     return summary
 
 
-def _state_output(events: list[dict], state: str) -> dict:
-    """The output of the first exit of `state` in the history ({} when it never ended)."""
-    for event in events:
-        details = event.get("stateExitedEventDetails") or {}
-        if details.get("name") == state:
-            try:
-                return json.loads(details.get("output") or "{}")
-            except ValueError:
-                return {}
-    return {}
-
-
-def _gate_from_history(events: list[dict]) -> dict | None:
-    for event in events:
-        details = event.get("stateExitedEventDetails") or {}
-        if details.get("name") == "QualityGate":
-            return _find(json.loads(details.get("output") or "{}"), "gate")
-    return None
-
-
-def _package_of(local, execution_name: str) -> dict | None:
-    """The model package this execution registered (CustomerMetadataProperties executionName)."""
-    sagemaker = local.client("sagemaker")
-    for group in sagemaker.list_model_package_groups().get("ModelPackageGroupSummaryList", []):
-        packages = sagemaker.list_model_packages(ModelPackageGroupName=group["ModelPackageGroupName"])
-        for summary in packages.get("ModelPackageSummaryList", []):
-            package = sagemaker.describe_model_package(ModelPackageName=summary["ModelPackageArn"])
-            if (package.get("CustomerMetadataProperties") or {}).get("executionName") == execution_name:
-                return {
-                    "group": package["ModelPackageGroupName"],
-                    "version": package.get("ModelPackageVersion"),
-                    "arn": package["ModelPackageArn"],
-                    "approval": package.get("ModelApprovalStatus"),
-                }
-    return None
-
-
-def _package_of_approval(local, described: dict) -> dict | None:
-    """The package a "Model Package State Change" run deploys (the event's ModelPackageArn)."""
-    arn = (json.loads(described.get("input") or "{}").get("detail") or {}).get("ModelPackageArn")
-    if not arn:
-        return None
-    package = local.client("sagemaker").describe_model_package(ModelPackageName=arn)
-    return {
-        "group": package["ModelPackageGroupName"],
-        "version": package.get("ModelPackageVersion"),
-        "arn": arn,
-        "approval": package.get("ModelApprovalStatus"),
-    }
-
-
-def _endpoint(local, name: str, bucket: str, test_key: str) -> dict:
-    sagemaker = local.client("sagemaker")
-    result: dict[str, Any] = {"name": name}
-    try:
-        described = sagemaker.describe_endpoint(EndpointName=name)
-    except Exception as error:  # deleted meanwhile
-        result["status"] = f"unavailable ({error})"
-        return result
-    result.update(status=described["EndpointStatus"], config=described["EndpointConfigName"])
-    try:
-        body = local.client("s3").get_object(Bucket=bucket, Key=test_key)["Body"].read().decode()
-    except Exception:
-        return result
-    rows = list(csv.reader(io.StringIO(body)))[1 : SAMPLE_ROWS + 1]  # header, then label + features
-    payload = "\n".join(",".join(row[1:]) for row in rows)
-    try:
-        answer = (
-            local.client("sagemaker-runtime")
-            .invoke_endpoint(EndpointName=name, ContentType="text/csv", Accept="text/csv", Body=payload)[
-                "Body"
-            ]
-            .read()
-            .decode()
-        )
-    except Exception as error:
-        result["predictionError"] = str(error)
-        return result
-    predictions = [float(value) for value in answer.replace(",", "\n").split()]
-    result["samplePredictions"] = [
-        {"label": int(float(row[0])), "probability": round(p, 4)}
-        for row, p in zip(rows, predictions, strict=False)
-    ]
-    return result
-
-
 def _recorded_failure(events: list[dict]) -> dict | None:
-    """The definition's own record of a caught error, `$.failure` = {state, error, cause}, as the
-    failure notification got it (it also covers failures no Task raised, e.g. an endpoint gone Failed)."""
+    """The definition's own record of a caught error, `$.failure` = {state, error, cause}."""
     for event in reversed(events):
         details = event.get("stateEnteredEventDetails")
         if not details or not details.get("input"):
@@ -226,7 +174,7 @@ def _recorded_failure(events: list[dict]) -> dict | None:
     return None
 
 
-def _failure(local, described: dict, events: list[dict]) -> dict:
+def failure_of(store: Any, described: dict, events: list[dict]) -> dict:
     state = failed_state(events)
     states = timeline(events)
     recorded = _recorded_failure(events)
@@ -238,7 +186,6 @@ def _failure(local, described: dict, events: list[dict]) -> dict:
         }
     else:
         failure = {
-            # the Task whose error ended the run, else the state it ended in (a Fail such as ModelRejected)
             "state": state.name if state else (states[-1].name if states else None),
             "error": (state.failed or {}).get("error") if state else described.get("error"),
             "cause": _short((state.failed or {}).get("cause") if state else described.get("cause"), 2000),
@@ -247,19 +194,35 @@ def _failure(local, described: dict, events: list[dict]) -> dict:
     details = next((v for k, v in last.items() if k.endswith("EventDetails")), {})
     failure["executionError"] = details.get("error") or described.get("error")
     failure["executionCause"] = _short(details.get("cause") or described.get("cause"), 2000)
-    if failure["state"]:
-        logs = _job_logs(local, described["name"], failure["state"], events)
-        if logs:
-            failure["logs"] = logs
+    missing = _missing_permission(failure.get("cause") or "")
+    if missing:
+        failure["missingPermission"] = missing
+    logs = job_logs(store, described["name"], failure.get("state"), events)
+    if logs:
+        failure["logs"] = logs
     return failure
 
 
-def _job_logs(local, execution_name: str, state_name: str, events: list[dict]) -> list[str]:
-    """The log files of the jobs (or Lambda) the failed state ran."""
-    from stepwise.local.services import job_dir
+def _missing_permission(cause: str) -> str | None:
+    """From AWS's AccessDenied text: "add <action> on <resource> to role <role>"."""
+    import re
+
+    match = re.search(
+        r"assumed-role/([^/\s]+)/\S+ is not authorized to perform: (\S+) on resource: \"?([^\s\"]+)\"?", cause
+    )
+    if not match:
+        return None
+    role, action, resource = match.groups()
+    return f"add {action} on {resource} to role {role}"
+
+
+def job_logs(store: Any, execution: str, state_name: str | None, events: list[dict]) -> list[str]:
+    """The log files of the jobs (or Lambda function) the failed state ran."""
+    from stepwise.emulator.sagemaker.jobs import job_dir, run_of_job
 
     logs: list[str] = []
     current = None
+    runs_dir = Path(store.root) / "runs"
     for event in events:
         details = event.get("stateEnteredEventDetails")
         if details:
@@ -269,20 +232,73 @@ def _job_logs(local, execution_name: str, state_name: str, events: list[dict]) -
             parameters = json.loads(scheduled.get("parameters") or scheduled.get("input") or "{}")
             job = parameters.get("ProcessingJobName") or parameters.get("TrainingJobName")
             if job:
-                log = job_dir(local.runs_dir, execution_name, job) / "logs" / "job.log"
-                logs.append(str(log))
-            function = parameters.get("FunctionName")
-            if function:
-                from stepwise.local.engine import function_name_from
-
-                log = Path(local.runs_dir) / execution_name / "lambda" / f"{function_name_from(function)}.log"
-                logs.append(str(log))
+                logs.append(str(job_dir(runs_dir, run_of_job(job), job) / "logs" / "job.log"))
+            resource = scheduled.get("resource") or ""
+            if ":function:" in resource or parameters.get("FunctionName"):
+                function = parameters.get("FunctionName") or resource
+                name = function.split(":function:", 1)[-1].split(":")[0]
+                logs.append(str(runs_dir / execution / "lambda" / f"{name}.log"))
     return sorted(set(logs))
 
 
+def sample_predictions(aws: Any, summary: dict, count: int = SAMPLE_ROWS) -> None:
+    """Ask the live endpoint for predictions on the first test rows (adds endpoint status and samples)."""
+    endpoint = summary.get("endpoint")
+    run_id = (summary.get("run") or {}).get("id")
+    if not endpoint:
+        return
+    sagemaker = aws.client("sagemaker")
+    try:
+        described = sagemaker.describe_endpoint(EndpointName=endpoint["name"])
+    except Exception as error:  # noqa: BLE001 (deleted meanwhile)
+        endpoint["status"] = f"unavailable ({error})"
+        return
+    endpoint.update(status=described["EndpointStatus"], config=described["EndpointConfigName"])
+    test_uri = _test_rows_uri(aws, summary, run_id)
+    if test_uri is None:
+        return
+    bucket, _, key = test_uri.removeprefix("s3://").partition("/")
+    try:
+        body = aws.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read().decode()
+    except Exception:  # noqa: BLE001
+        return
+    rows = list(csv.reader(io.StringIO(body)))[1 : count + 1]
+    payload = "\n".join(",".join(row[1:]) for row in rows)
+    try:
+        answer = (
+            aws.client("sagemaker-runtime")
+            .invoke_endpoint(
+                EndpointName=endpoint["name"], ContentType="text/csv", Accept="text/csv", Body=payload
+            )["Body"]
+            .read()
+            .decode()
+        )
+    except Exception as error:  # noqa: BLE001
+        endpoint["predictionError"] = str(error)
+        return
+    predictions = [float(value) for value in answer.replace(",", "\n").split()]
+    endpoint["samplePredictions"] = [
+        {"label": int(float(row[0])), "probability": round(p, 4)}
+        for row, p in zip(rows, predictions, strict=False)
+    ]
+
+
+def _test_rows_uri(aws: Any, summary: dict, run_id: str | None) -> str | None:
+    if run_id:
+        return f"s3://{aws.bucket}/runs/{run_id}/preprocess/test/test.csv"
+    package = summary.get("modelPackage") or {}
+    if package.get("arn"):
+        described = aws.client("sagemaker").describe_model_package(ModelPackageName=package["arn"])
+        return (described.get("CustomerMetadataProperties") or {}).get("testDataUri")
+    return None
+
+
+# ------------------------------------------------------------------------------------------------
+# Printing
+# ------------------------------------------------------------------------------------------------
 def _durations(states: list[dict]) -> list[str]:
-    """ "Name 1.2s" per state in first-entered order; a state entered n times (a poll loop) shows
-    "Name ×n" with its total time. Choice and Pass states, which take no time, are left out."""
+    """ "Name 1.2s" per state in first-entered order; a state entered n times shows "Name ×n" with its
+    total time. Choice and Pass states, which take no time, are left out."""
     totals: dict[str, list] = {}
     for state in states:
         if state["type"] in ("Choice", "Pass"):
@@ -297,7 +313,7 @@ def _durations(states: list[dict]) -> list[str]:
 
 
 def _number(value: Any, digits: int = 3) -> str:
-    """A metric for display: analysis.json has null where a metric is undefined."""
+    """A metric for display: analysis.json has null (or "Infinity") where a metric is undefined."""
     return f"{value:.{digits}f}" if isinstance(value, (int, float)) else str(value)
 
 
@@ -361,6 +377,8 @@ def print_summary(summary: dict, stream: TextIO) -> None:
         print(f"  failed state  : {failure.get('state')}", file=stream)
         print(f"  error         : {failure.get('error')}", file=stream)
         print(f"  cause         : {failure.get('cause')}", file=stream)
+        if failure.get("missingPermission"):
+            print(f"  missing       : {failure['missingPermission']}", file=stream)
         for log in failure.get("logs", []):
             print(f"  logs          : {log}", file=stream)
     if summary.get("report"):

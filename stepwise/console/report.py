@@ -34,12 +34,11 @@ from __future__ import annotations
 
 import datetime as dt
 import html
-import json
 import math
 from pathlib import Path
 from typing import Any
 
-from stepwise.local.progress import StateTiming, timeline
+from stepwise.console.progress import StateTiming, timeline
 
 MAX_CURVE_POINTS = 400
 CHART_WIDTH = 440
@@ -479,30 +478,22 @@ def write_report(run: dict, out: Path) -> Path:
 
 # --------------------------------------------------------------------------- from a local run's state
 
-RUN_FILES = {
-    "evaluation": "evaluation/evaluation.json",
-    "bias": "checks/bias/analysis.json",
-    "explainability": "checks/explainability/analysis.json",
-}
-
 
 def run_from_state(state_dir: Path, execution: str) -> dict:
-    """The `run` dict of a saved local execution (name or unique prefix); KeyError if there is none."""
-    from stepwise.local.state import StateStore
+    """The `run` dict of a saved local execution (name, unique prefix or run id); KeyError if none."""
+    from stepwise.console.progress import run_of
+    from stepwise.console.records import bucket_of, find_execution
+    from stepwise.console.summary import run_files
+    from stepwise.emulator.store import Store
 
-    store = StateStore(Path(state_dir))
-    record = store.execution(execution)
+    store = Store(Path(state_dir), create=False)
+    record = find_execution(store, execution)
     if record is None:
         raise KeyError(f"no execution {execution!r} is saved under {state_dir}")
-    from stepwise.local.progress import run_of
-
     described = record["execution"]
     events = record.get("events") or []
-    prefix = (run_of(events) or {}).get("id") or described["name"]
     run: dict[str, Any] = {"execution": described, "events": events}
-    for key, relative in RUN_FILES.items():
-        for path in store.s3_dir.glob(f"*/runs/{prefix}/{relative}"):
-            run[key] = json.loads(path.read_text())
+    run.update(run_files(store, bucket_of(store), (run_of(events) or {}).get("id")))
     summary = record.get("summary") or {}
     if summary.get("gate"):
         run["gate"] = {

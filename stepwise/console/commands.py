@@ -1,0 +1,606 @@
+"""The local-mode commands: run, runs, show, logs, registry, approve, deploy.
+
+`add_commands(subparsers)` adds them to the `stepwise` parser. Nothing heavy is imported until a command
+runs: `runs`, `show`, `logs` and `registry` read the state folder (stepwise/emulator/store.py) and never
+start the embedded AWS (moto takes a second to import). Every user mistake is caught before the
+embedded AWS starts and reported in one line with exit code 2 (`UsageError`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import signal
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+DEFAULT_STATE_DIR = Path(".stepwise")
+DEFAULT_ROWS = 5000
+DATASET_FILES = ("claims.csv", "customers.csv")
+
+
+class UsageError(Exception):
+    """A mistake of the user's: one line saying what to fix, exit code 2."""
+
+
+# ================================================================================== arguments
+def add_state_dir_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--state-dir",
+        type=Path,
+        default=DEFAULT_STATE_DIR,
+        help=f"the folder that keeps the local stack, its data, models and runs "
+        f"(default {DEFAULT_STATE_DIR})",
+    )
+
+
+def _add_lock_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--no-wait",
+        action="store_true",
+        help="fail at once when another stepwise command is changing the state folder (default: wait)",
+    )
+
+
+def parameter_override(text: str) -> tuple[str, str]:
+    """`Key=Value`, as `sam deploy --parameter-overrides` spells them."""
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not Key=Value (e.g. ModelApprovalStatus=PendingManualApproval)"
+        )
+    return key, value
+
+
+def add_commands(subparsers: argparse._SubParsersAction) -> None:
+    run = subparsers.add_parser(
+        "run",
+        help="run the pipeline on this machine: upload a dataset (or deliver an event) and follow the run",
+        description="Deploys template.yaml to the local stack (first time: create; later: update when the "
+        "template, its parameters or the code changed), uploads the dataset to raw/<dataset>/ and follows "
+        "the run the upload starts, as on AWS. Without --data it generates a dataset.",
+    )
+    source = run.add_argument_group("what starts the run (default: a generated dataset)")
+    source.add_argument("--data", type=Path, help="folder holding claims.csv and customers.csv")
+    source.add_argument("--dataset-id", help="upload under raw/<ID>/ (default: the time and a random suffix)")
+    source.add_argument(
+        "--rows", type=int, default=DEFAULT_ROWS, help=f"rows to generate (default {DEFAULT_ROWS})"
+    )
+    source.add_argument("--seed", type=int, default=0, help="seed of the generated data (default 0)")
+    source.add_argument(
+        "--schedule", action="store_true", help="retrain on the latest dataset, as the schedule does"
+    )
+    source.add_argument(
+        "--event",
+        type=Path,
+        action="append",
+        metavar="FILE",
+        help="deliver this EventBridge event (JSON, e.g. events/s3_object_created.json) to the stack's "
+        "rules; repeat it to deliver several (an S3 event's object must exist in the local bucket)",
+    )
+    run.add_argument(
+        "--force", action="store_true", help="retrain even when these inputs were trained before"
+    )
+    run.add_argument(
+        "--parameter-overrides",
+        nargs="+",
+        type=parameter_override,
+        default=[],
+        metavar="KEY=VALUE",
+        help="template parameters for this run's deploy, as sam deploy takes them "
+        "(e.g. ModelApprovalStatus=PendingManualApproval GateThreshold=0.8)",
+    )
+    run.add_argument(
+        "--no-iam", action="store_true", help="do not enforce IAM (the request limits still apply)"
+    )
+    run.add_argument("--json", action="store_true", help="print the summary as JSON (docs/json.md)")
+    add_state_dir_argument(run)
+    _add_lock_arguments(run)
+    run.set_defaults(handler=run_command)
+
+    runs = subparsers.add_parser("runs", help="list the runs, newest first")
+    runs.add_argument("--limit", type=int, default=20, help="how many (default 20; 0: all)")
+    runs.add_argument("--json", action="store_true", help="print them as JSON (docs/json.md)")
+    add_state_dir_argument(runs)
+    runs.set_defaults(handler=runs_command)
+
+    show = subparsers.add_parser("show", help="one run: its states as a timeline, and its summary")
+    show.add_argument("run", help="the run: its execution name, a prefix of it, its run id, or 'last'")
+    show.add_argument("--json", action="store_true", help="print the run's record as JSON (docs/json.md)")
+    add_state_dir_argument(show)
+    show.set_defaults(handler=show_command)
+
+    logs = subparsers.add_parser(
+        "logs", help="the logs of a run's jobs and functions, as sam logs prints them"
+    )
+    logs.add_argument("run", help="the run: its execution name, a prefix of it, its run id, or 'last'")
+    logs.add_argument("state", nargs="?", help="only this state's (e.g. Train, QualityGate)")
+    logs.add_argument("--follow", action="store_true", help="keep printing new lines until the run ends")
+    add_state_dir_argument(logs)
+    logs.set_defaults(handler=logs_command)
+
+    registry = subparsers.add_parser(
+        "registry", help="the model package versions: approval, metrics, what serves"
+    )
+    registry.add_argument("--json", action="store_true", help="print them as JSON, with ARNs (docs/json.md)")
+    add_state_dir_argument(registry)
+    registry.set_defaults(handler=registry_command)
+
+    approve = subparsers.add_parser(
+        "approve",
+        help="approve a pending model package version: the approval starts the run that deploys it",
+    )
+    approve.add_argument("version", type=int, help="the version (see stepwise registry)")
+    approve.add_argument("--group", help="the model package group (default: the only one)")
+    approve.add_argument("--json", action="store_true", help="print the deploy run's summary as JSON")
+    add_state_dir_argument(approve)
+    _add_lock_arguments(approve)
+    approve.set_defaults(handler=approve_command)
+
+    deploy = subparsers.add_parser(
+        "deploy",
+        help="deploy an Approved version (again): starts the state machine with its approval event",
+    )
+    deploy.add_argument("version", type=int, help="the version (see stepwise registry)")
+    deploy.add_argument("--group", help="the model package group (default: the only one)")
+    deploy.add_argument("--json", action="store_true", help="print the deploy run's summary as JSON")
+    add_state_dir_argument(deploy)
+    _add_lock_arguments(deploy)
+    deploy.set_defaults(handler=deploy_command)
+
+
+# ================================================================================== output helpers
+def _say(args: argparse.Namespace, text: str) -> None:
+    """Progress messages: stdout, or stderr when stdout carries JSON."""
+    print(text, file=sys.stderr if getattr(args, "json", False) else sys.stdout, flush=True)
+
+
+def _print_json(value: Any) -> None:
+    json.dump(value, sys.stdout, indent=2, default=str)
+    sys.stdout.write("\n")
+
+
+def _store(state_dir: Path) -> Any:
+    from stepwise.emulator.store import Store
+
+    if not (state_dir / "stepwise.db").is_file():
+        raise UsageError(f"no local stack in {state_dir}: `stepwise run` creates one (or pass --state-dir)")
+    return Store(state_dir, create=False)
+
+
+# ================================================================================== run
+def _check_data_dir(data: Path) -> None:
+    if not data.exists():
+        raise UsageError(f"--data {data}: no such folder")
+    if not data.is_dir():
+        raise UsageError(f"--data {data} is a file: give the folder that holds claims.csv and customers.csv")
+    missing = [name for name in DATASET_FILES if not (data / name).is_file()]
+    if missing:
+        raise UsageError(
+            f"--data {data} has no {' and no '.join(missing)}: a dataset is claims.csv and customers.csv"
+        )
+
+
+def read_event(path: Path) -> dict:
+    """The EventBridge event in `path`; UsageError saying what is wrong with it."""
+    try:
+        event = json.loads(path.read_text())
+    except OSError as error:
+        raise UsageError(f"cannot read the event file {path}: {error.strerror}") from None
+    except ValueError as error:
+        raise UsageError(f"{path} is not JSON: {error}") from None
+    missing = [
+        key for key in ("source", "detail-type", "detail") if not isinstance(event, dict) or key not in event
+    ]
+    if missing:
+        raise UsageError(f"{path} is not an EventBridge event: it has no {', '.join(missing)}")
+    return event
+
+
+def _check_run_arguments(args: argparse.Namespace) -> list[dict]:
+    sources = [bool(args.data), bool(args.schedule), bool(args.event)]
+    if sum(sources) > 1:
+        raise UsageError("give one of --data, --schedule and --event")
+    if args.data is not None:
+        _check_data_dir(args.data)
+    if args.rows < 1:
+        raise UsageError(f"--rows {args.rows}: generate at least 1 row")
+    if args.dataset_id is not None and (not args.dataset_id or "/" in args.dataset_id):
+        raise UsageError(f"--dataset-id {args.dataset_id!r}: one path segment, without '/'")
+    return [read_event(path) for path in args.event or []]
+
+
+@contextlib.contextmanager
+def _locked(state_dir: Path, command: str, no_wait: bool) -> Iterator[None]:
+    """One command at a time changes a state folder; the second waits and says who holds it."""
+    from stepwise.emulator.store import StateError, StateLock
+
+    lock = StateLock(state_dir, command)
+    try:
+        lock.acquire(
+            wait=not no_wait,
+            on_wait=lambda holder: print(
+                f"Waiting for {holder} to finish with {state_dir}…", file=sys.stderr, flush=True
+            ),
+        )
+    except StateError as error:
+        raise UsageError(str(error)) from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+@contextlib.contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """SIGTERM (CI timeouts, docker stop) behaves as Ctrl-C: the run is stopped and recorded."""
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@contextlib.contextmanager
+def embedded_aws(state_dir: Path, **options: Any) -> Iterator[Any]:
+    """A started EmbeddedAWS for a command's process, closed on exit. Starting loads moto, botocore's
+    models and the parsed definition: Python's cyclic garbage collector is paused meanwhile and they
+    are frozen (`gc.freeze`), so later collections skip them."""
+    import gc
+
+    from stepwise.emulator.aws import EmbeddedAWS
+
+    aws = EmbeddedAWS(state_dir, **options)
+    gc.disable()
+    try:
+        aws.start()
+    finally:
+        gc.freeze()
+        gc.enable()
+    try:
+        yield aws
+    finally:
+        aws.close()
+
+
+def run_command(args: argparse.Namespace) -> int:
+    events = _check_run_arguments(args)
+    overrides = dict(args.parameter_overrides)
+    with (
+        _locked(args.state_dir, "run", args.no_wait),
+        tempfile.TemporaryDirectory(prefix="stepwise-data-") as scratch,
+    ):
+        data_dir = args.data
+        if data_dir is None and not args.schedule and not events:
+            from stepwise.data import generate_dataset
+
+            data_dir = Path(scratch)
+            generate_dataset(rows=args.rows, seed=args.seed, out_dir=data_dir)
+            _say(args, f"Generated {args.rows} claims (seed {args.seed})")
+        _say(args, f"Starting the local stack (state in {args.state_dir})")
+        with (
+            _terminate_as_interrupt(),
+            embedded_aws(
+                args.state_dir, parameters=overrides, enforce_iam=not args.no_iam, deploy=True
+            ) as aws,
+        ):
+            if args.schedule:
+                started = aws.run_schedule(force=args.force)
+            elif events:
+                started = []
+                for event in events:
+                    problem = _event_problem(aws, event)
+                    if problem:
+                        raise UsageError(problem)
+                    started += aws.put_event(event, force=args.force)
+            else:
+                dataset = args.dataset_id or _dataset_id()
+                if args.force:
+                    started = _upload_forced(aws, data_dir, dataset)
+                else:
+                    started = aws.upload_dataset(data_dir, dataset)
+                _say(args, f"Uploaded {data_dir} to s3://{aws.bucket}/raw/{dataset}/")
+            return _follow(aws, started, args)
+
+
+def _dataset_id() -> str:
+    import uuid
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
+
+
+def _upload_forced(aws: Any, data_dir: Path, dataset: str) -> list[str]:
+    """Upload the dataset; when the run its upload starts does not train (the inputs were trained
+    before), start one with `"force": true` on the second file's event, as a user would with
+    `aws stepfunctions start-execution`."""
+    started = aws.upload_dataset(data_dir, dataset)
+    for arn in started:
+        aws.wait(arn)
+    last = aws.history(started[-1]) if started else []
+    entered = [e["stateEnteredEventDetails"]["name"] for e in last if "stateEnteredEventDetails" in e]
+    if started and "StartRun" in entered:
+        return started[-1:]
+    return [aws.start_manually(aws.s3_event_of(f"raw/{dataset}/customers.csv"), force=True)]
+
+
+def _event_problem(aws: Any, event: dict) -> str | None:
+    """Why an S3 event cannot be delivered locally (its bucket or object is not there), else None.
+    An event whose object changed since (another ETag) is delivered all the same: ResolveDataset ignores
+    it, as on AWS."""
+    if event.get("source") != "aws.s3":
+        return None
+    detail = event.get("detail") or {}
+    bucket = (detail.get("bucket") or {}).get("name")
+    key = (detail.get("object") or {}).get("key")
+    if bucket != aws.bucket:
+        return (
+            f"the event names bucket {bucket!r}, the local one is {aws.bucket!r}: edit its detail.bucket.name"
+        )
+    try:
+        head = aws.client("s3").head_object(Bucket=bucket, Key=key)
+    except Exception:  # noqa: BLE001
+        dataset = key.split("/")[-2] if key and key.count("/") >= 2 else "ID"
+        return (
+            f"s3://{bucket}/{key} does not exist locally: upload the dataset first "
+            f"(`stepwise run --data DIR --dataset-id {dataset}`)"
+        )
+    etag = (detail.get("object") or {}).get("etag")
+    if etag and etag.strip('"') != head["ETag"].strip('"'):
+        print(
+            f"note: s3://{bucket}/{key} has changed since this event "
+            f"(etag {etag}, now {head['ETag'].strip(chr(34))}): "
+            "ResolveDataset will ignore it, as on AWS",
+            file=sys.stderr,
+        )
+    return None
+
+
+def _follow(aws: Any, started: list[str], args: argparse.Namespace) -> int:
+    """Follow each execution started, save its summary; print and report the last one."""
+    from stepwise.console.progress import ProgressPrinter
+    from stepwise.console.summary import build_summary, sample_predictions
+
+    if not started:
+        _say(args, "No rule of the stack matched the event(s): nothing started (as on AWS)")
+        return 1
+    summary = None
+    code = 0
+    for arn in started:
+        _say(args, f"Execution {arn.rsplit(':', 1)[1]}")
+        printer = ProgressPrinter(stream=sys.stderr if args.json else sys.stdout)
+        try:
+            described = aws.wait(arn, on_events=printer)
+        except KeyboardInterrupt:
+            printer.finish()
+            print("\nInterrupted: stopping the execution and its jobs…", file=sys.stderr, flush=True)
+            for other in started:
+                with contextlib.suppress(Exception):
+                    aws.stop(other, cause="Stopped by the user (Ctrl-C or SIGTERM)")
+            described = aws.wait(arn)
+            code = 130
+        printer.finish()
+        summary = build_summary(aws.store, described, aws.history(arn))
+        sample_predictions(aws, summary)
+        aws.store.save_execution(
+            described, aws.history(arn), summary=summary, parameters=aws.stack.parameters
+        )
+        if code == 130:
+            break
+    if code == 0:
+        code = 0 if summary["status"] == "SUCCEEDED" else 1
+    _finish(aws.state_dir, summary, args)
+    return code
+
+
+def _finish(state_dir: Path, summary: dict, args: argparse.Namespace) -> None:
+    """Write the run's report.html, print the summary."""
+    from stepwise.console.report import write_run_report
+    from stepwise.console.summary import print_summary
+
+    summary["report"] = str(write_run_report(state_dir, summary["execution"]))
+    if args.json:
+        _print_json(summary)
+    else:
+        print_summary(summary, sys.stdout)
+
+
+# ================================================================================== runs, show, logs
+def runs_command(args: argparse.Namespace) -> int:
+    from stepwise.console.records import execution_records
+
+    store = _store(args.state_dir)
+    records = execution_records(store)
+    if args.limit:
+        records = records[: args.limit]
+    rows = []
+    for record in records:
+        execution, summary = record["execution"], record.get("summary") or {}
+        rows.append(
+            {
+                "name": execution["name"],
+                "runId": (summary.get("run") or {}).get("id"),
+                "status": execution["status"],
+                "started": execution["startDate"],
+                "endState": summary.get("endState"),
+                "auc": (summary.get("metrics") or {}).get("auc"),
+                "version": (summary.get("modelPackage") or {}).get("version"),
+            }
+        )
+    if args.json:
+        _print_json({"schema": "stepwise.runs/1", "runs": rows})
+        return 0
+    if not rows:
+        print(f"No runs in {args.state_dir}: `stepwise run` starts one")
+        return 0
+    print(f"{'STARTED':<20} {'RUN':<24} {'STATUS':<10} {'ENDED IN':<20} {'AUC':>6} {'VERSION':>7}")
+    for row in rows:
+        auc = f"{row['auc']:.3f}" if isinstance(row["auc"], (int, float)) else "-"
+        version = f"v{row['version']}" if row["version"] else "-"
+        print(
+            f"{str(row['started'])[:19]:<20} {row['runId'] or row['name'][:24]:<24} {row['status']:<10} "
+            f"{str(row['endState'] or '-'):<20} {auc:>6} {version:>7}"
+        )
+    return 0
+
+
+def _record(store: Any, run: str) -> dict:
+    from stepwise.console.records import AmbiguousRun, find_execution
+
+    try:
+        record = find_execution(store, run)
+    except AmbiguousRun as error:
+        raise UsageError(str(error)) from None
+    if record is None:
+        latest = ", ".join(r["execution"]["name"] for r in store.executions()[-3:]) or "none yet"
+        raise UsageError(f"no run {run!r} (latest: {latest}); `stepwise runs` lists them")
+    return record
+
+
+def show_command(args: argparse.Namespace) -> int:
+    from stepwise.console.progress import print_timeline
+    from stepwise.console.summary import build_summary, print_summary
+
+    store = _store(args.state_dir)
+    record = _record(store, args.run)
+    summary = record.get("summary") or build_summary(store, record["execution"], record["events"])
+    if args.json:
+        _print_json({"schema": "stepwise.run/1", **record, "summary": summary})
+        return 0
+    print(f"Execution {record['execution']['name']}: {record['execution']['status']}")
+    parameters = record.get("parameters") or {}
+    if parameters:
+        print("  parameters    : " + ", ".join(f"{k}={v}" for k, v in sorted(parameters.items())))
+    print_timeline(record["events"])
+    print_summary(summary, sys.stdout)
+    return 0
+
+
+def logs_command(args: argparse.Namespace) -> int:
+    """Job logs (files of the run's jobs) and function logs (CloudWatch Logs of the state folder)."""
+    from stepwise.console.logs import print_logs
+
+    store = _store(args.state_dir)
+    record = _record(store, args.run)
+    return print_logs(store, record, args.state, follow=args.follow)
+
+
+# ================================================================================== registry
+def registry_command(args: argparse.Namespace) -> int:
+    from stepwise.console.records import packages, serving_versions
+
+    store = _store(args.state_dir)
+    serving_urls = {record.get("ModelDataUrl"): name for name, record in serving_versions(store).items()}
+    rows = []
+    for package in packages(store):
+        metadata = package.get("metadata") or {}
+        model = (package.get("container") or {}).get("ModelDataUrl")
+        rows.append(
+            {
+                "group": package["group"],
+                "version": package["version"],
+                "arn": package["arn"],
+                "approval": package["status"],
+                "metric": metadata.get("metricName"),
+                "value": float(metadata["metricValue"]) if metadata.get("metricValue") else None,
+                "execution": metadata.get("executionName"),
+                "runId": metadata.get("runId"),
+                "servingOn": serving_urls.get(model),
+                "modelDataUrl": model,
+                "metadata": metadata,
+            }
+        )
+    if args.json:
+        _print_json({"schema": "stepwise.registry/1", "packages": rows})
+        return 0
+    if not rows:
+        print(f"The registry in {args.state_dir} is empty: `stepwise run` registers a model")
+        return 0
+    print(f"{'GROUP':<26} {'VERSION':>7}  {'APPROVAL':<22} {'METRIC':<14} {'RUN':<24} SERVES")
+    for row in rows:
+        metric = f"{row['metric']} {row['value']:.4f}" if row["value"] is not None else "-"
+        serves = f"* {row['servingOn']}" if row["servingOn"] else ""
+        print(
+            f"{row['group']:<26} {'v' + str(row['version']):>7}  {row['approval']:<22} {metric:<14} "
+            f"{row['runId'] or '-':<24} {serves}"
+        )
+    return 0
+
+
+# ================================================================================== approve, deploy
+def _package(store: Any, version: int, group: str | None) -> dict:
+    from stepwise.console.records import packages
+
+    found = packages(store)
+    groups = sorted({p["group"] for p in found})
+    if group is None:
+        if len(groups) != 1:
+            raise UsageError(f"give --group: the registry has {', '.join(groups) or 'no groups yet'}")
+        group = groups[0]
+    for package in found:
+        if package["group"] == group and package["version"] == version:
+            return package
+    versions = ", ".join(str(p["version"]) for p in found if p["group"] == group) or "none"
+    raise UsageError(f"{group} has no version {version} (versions: {versions}); see `stepwise registry`")
+
+
+def approve_command(args: argparse.Namespace) -> int:
+    """Approve a package, then what the cloud does: SageMaker sends a Model Package State Change event;
+    the approval rule (on with ModelApprovalStatus=PendingManualApproval) starts the deploy run."""
+    from stepwise.console.records import serving_versions
+
+    package = _package(_store(args.state_dir), args.version, args.group)
+    if package["status"] == "Approved":
+        serving = {r.get("ModelDataUrl") for r in serving_versions(_store(args.state_dir)).values()}
+        if (package.get("container") or {}).get("ModelDataUrl") in serving:
+            raise UsageError(f"{package['group']} version {args.version} is Approved and serving already")
+        raise UsageError(
+            f"{package['group']} version {args.version} is Approved already but does not serve: "
+            f"`stepwise deploy {args.version}` deploys it"
+        )
+    with (
+        _locked(args.state_dir, "approve", args.no_wait),
+        _terminate_as_interrupt(),
+        embedded_aws(args.state_dir, deploy=False) as aws,
+    ):
+        before = len(aws.started_executions)
+        aws.client("sagemaker").update_model_package(
+            ModelPackageArn=package["arn"],
+            ModelApprovalStatus="Approved",
+            ApprovalDescription="Approved with stepwise approve",
+        )
+        _say(args, f"Approved {package['group']} version {args.version}")
+        started = aws.started_executions[before:]
+        if not started:
+            _say(
+                args,
+                "No run started: the stack's approval rule is off (ModelApprovalStatus=Approved deploys "
+                f"models itself). `stepwise deploy {args.version}` deploys this one.",
+            )
+            return 0
+        return _follow(aws, started, args)
+
+
+def deploy_command(args: argparse.Namespace) -> int:
+    """Start the state machine with the package's approval event, as `aws stepfunctions start-execution`
+    with that event would: the run deploys the package (a deploy that failed can be tried again)."""
+    package = _package(_store(args.state_dir), args.version, args.group)
+    if package["status"] != "Approved":
+        raise UsageError(
+            f"{package['group']} version {args.version} is {package['status']}: "
+            f"`stepwise approve {args.version}` approves it (and deploys it)"
+        )
+    with (
+        _locked(args.state_dir, "deploy", args.no_wait),
+        _terminate_as_interrupt(),
+        embedded_aws(args.state_dir, deploy=False) as aws,
+    ):
+        return _follow(aws, [aws.start_deploy_of(package["arn"])], args)
