@@ -732,7 +732,8 @@ class EmbeddedAWS:
                 events = self.history(execution_arn)
                 new_events, seen = events[seen:], len(events)
                 next_history = time.monotonic() + history_seconds
-                self.store.save_execution(described, events, parameters=self.stack.parameters)
+                parameters = self.stack.parameters if self.stack is not None else None
+                self.store.save_execution(described, events, parameters=parameters)
                 if on_events is not None:
                     on_events(new_events)
             elif on_events is not None:
