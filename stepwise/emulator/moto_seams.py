@@ -1013,3 +1013,12 @@ def restore_endpoint(account_id: str, region: str, request: dict) -> None:
         endpoint = _original(type(backend), "create_endpoint")(backend, name, config, request.get("Tags", []))
     if config in backend.endpoint_configs:
         set_endpoint_serving(backend, endpoint, config)
+
+
+def event_pattern_matches(pattern: dict, event: dict) -> bool:
+    """Does an EventBridge event pattern match `event`? moto's EventBridge matcher (prefix, suffix,
+    wildcard, anything-but, exists, numeric, $or...); a pattern PutRule would refuse raises moto's
+    InvalidEventPatternException."""
+    from moto.events.models import EventPattern
+
+    return EventPattern.load(json.dumps(pattern)).matches_event(event)

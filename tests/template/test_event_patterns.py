@@ -10,24 +10,43 @@ import pytest
 from moto.events.exceptions import InvalidEventPatternException
 from template_support import REPO
 
-from stepwise.eventpattern import matches
+from stepwise.emulator.moto_seams import event_pattern_matches as matches
 
-
-def sample(name: str) -> dict[str, Any]:
-    return json.loads((REPO / "events" / f"{name}.json").read_text())
+BUCKET_IN_SAMPLES = "stepwise-bucket-123456789012"
 
 
 @pytest.fixture(scope="module")
-def rules(template: dict[str, Any], resolver: Any) -> dict[str, dict[str, Any]]:
-    """The state machine's Events, their properties resolved (bucket name, group name...)."""
-    events = template["Resources"]["StateMachine"]["Properties"]["Events"]
-    return {
-        name: {"Type": event["Type"], **resolver.resolve(event["Properties"])}
-        for name, event in events.items()
-    }
+def bucket(deployed: dict[str, Any]) -> str:
+    return deployed["bucket"]
 
 
-def test_an_upload_under_raw_matches_the_upload_rule(rules: dict[str, Any]) -> None:
+@pytest.fixture(scope="module")
+def sample(bucket: str):
+    """events/<name>.json, naming the deployed bucket (the samples name stepwise-bucket-123456789012)."""
+
+    def load(name: str) -> dict[str, Any]:
+        return json.loads((REPO / "events" / f"{name}.json").read_text().replace(BUCKET_IN_SAMPLES, bucket))
+
+    return load
+
+
+def rules_by_event(deployed: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The deployed rules by the SAM event that made them (StateMachine<Event>): Pattern, State..."""
+    found = {}
+    for rule in deployed["rules"]:
+        for event in ("RawDataUploaded", "RetrainSchedule", "ModelPackageApproved"):
+            if f"-StateMachine{event}-" in rule["name"]:
+                found[event] = {"Pattern": rule["pattern"], "State": rule["state"], "Schedule": rule["schedule"]}
+    return found
+
+
+@pytest.fixture(scope="module")
+def rules(deployed: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The EventBridge rules the stack deployed, as CloudFormation resolved them."""
+    return rules_by_event(deployed)
+
+
+def test_an_upload_under_raw_matches_the_upload_rule(rules: dict[str, Any], sample) -> None:
     assert matches(rules["RawDataUploaded"]["Pattern"], sample("s3_object_created"))
 
 
@@ -46,20 +65,22 @@ def test_an_upload_under_raw_matches_the_upload_rule(rules: dict[str, Any]) -> N
         "raw/claims.csv",  # not under a dataset folder
     ],
 )
-def test_an_upload_other_than_a_dataset_file_does_not_start_a_run(rules: dict[str, Any], key: str) -> None:
+def test_an_upload_other_than_a_dataset_file_does_not_start_a_run(
+    rules: dict[str, Any], key: str, sample
+) -> None:
     event = sample("s3_object_created")
     event["detail"]["object"]["key"] = key
     assert not matches(rules["RawDataUploaded"]["Pattern"], event)
 
 
 @pytest.mark.parametrize("name", ["claims.csv", "customers.csv"])
-def test_each_dataset_file_starts_a_run(rules: dict[str, Any], name: str) -> None:
+def test_each_dataset_file_starts_a_run(rules: dict[str, Any], name: str, sample) -> None:
     event = sample("s3_object_created")
     event["detail"]["object"]["key"] = f"raw/2026-11-28/{name}"
     assert matches(rules["RawDataUploaded"]["Pattern"], event)
 
 
-def test_an_upload_to_another_bucket_does_not_start_a_run(rules: dict[str, Any]) -> None:
+def test_an_upload_to_another_bucket_does_not_start_a_run(rules: dict[str, Any], sample) -> None:
     event = sample("s3_object_created")
     event["detail"]["bucket"]["name"] = "someone-elses-bucket"
     assert not matches(rules["RawDataUploaded"]["Pattern"], event)
@@ -69,11 +90,12 @@ def test_the_raw_prefix_of_the_rule_is_the_one_resolve_dataset_is_given(
     rules: dict[str, Any], definition: dict[str, Any]
 ) -> None:
     raw_prefix = definition["States"]["ResolveDataset"]["Parameters"]["rawPrefix"]
+    assert raw_prefix == "raw/"
     key_rules = rules["RawDataUploaded"]["Pattern"]["detail"]["object"]["key"]
     assert key_rules == [{"wildcard": f"{raw_prefix}*/{name}"} for name in ("claims.csv", "customers.csv")]
 
 
-def test_an_approval_of_our_group_matches_the_approval_rule(rules: dict[str, Any]) -> None:
+def test_an_approval_of_our_group_matches_the_approval_rule(rules: dict[str, Any], sample) -> None:
     pattern = rules["ModelPackageApproved"]["Pattern"]
     assert matches(pattern, sample("model_package_approved"))
     for field, value in (
@@ -86,27 +108,26 @@ def test_an_approval_of_our_group_matches_the_approval_rule(rules: dict[str, Any
 
 
 def test_the_approval_rule_is_on_only_with_manual_approval(
-    template: dict[str, Any], substitutions: Any
+    template: dict[str, Any], rules: dict[str, Any], deployed_manual_approval: dict[str, Any]
 ) -> None:
     rule = template["Resources"]["StateMachine"]["Properties"]["Events"]["ModelPackageApproved"]["Properties"]
     assert rule["State"] == {"Fn::If": ["ManualApproval", "ENABLED", "DISABLED"]}
-    for status, expected in (("Approved", "DISABLED"), ("PendingManualApproval", "ENABLED")):
-        resolver = substitutions._Resolver(template, {"ModelApprovalStatus": status})
-        assert resolver.resolve(rule["State"]) == expected, status
+    assert rules["ModelPackageApproved"]["State"] == "DISABLED"
+    assert rules_by_event(deployed_manual_approval)["ModelPackageApproved"]["State"] == "ENABLED"
 
 
 def test_the_schedule_is_off_by_default_and_sends_a_scheduled_event(
-    rules: dict[str, Any], template: dict
+    rules: dict[str, Any], template: dict, sample
 ) -> None:
     schedule = rules["RetrainSchedule"]
-    assert schedule["Type"] == "Schedule" and schedule["State"] == "DISABLED"
+    assert schedule["Schedule"] == "rate(7 days)" and schedule["State"] == "DISABLED"
     assert template["Parameters"]["RetrainScheduleState"]["AllowedValues"] == ["ENABLED", "DISABLED"]
     event = sample("schedule")
     assert (event["source"], event["detail-type"]) == ("aws.events", "Scheduled Event")
 
 
-def test_no_rule_matches_another_rules_event(rules: dict[str, Any]) -> None:
-    patterns = {name: rule["Pattern"] for name, rule in rules.items() if "Pattern" in rule}
+def test_no_rule_matches_another_rules_event(rules: dict[str, Any], sample) -> None:
+    patterns = {name: rule["Pattern"] for name, rule in rules.items() if rule["Pattern"]}
     events = {
         "RawDataUploaded": sample("s3_object_created"),
         "ModelPackageApproved": sample("model_package_approved"),
