@@ -215,11 +215,15 @@ class FailureHandling:
     """Per catching state, a Pass recording $.failure = {state, error, cause}, then NotifyFailure."""
 
     def __init__(self) -> None:
+        # The execution's error names the state (`<State>Failed`), its cause leads with the caught error.
+        # Not `ErrorPath: $.failure.error`: that is often `States.TaskFailed`, and the States Language
+        # spec says errors a state reports "MUST NOT begin with the prefix States." (moto's interpreter
+        # enforces that, failing the execution with States.Runtime; AWS's documentation is silent).
         self.pipeline_failed = Fail(
             PIPELINE_FAILED,
             comment="Ends a run that failed; NotifyFailure has published the execution, state and cause.",
-            error_path="$.failure.error",
-            cause_path="$.failure.cause",
+            error_path="States.Format('{}Failed', $.failure.state)",
+            cause_path="States.Format('{}: {}', $.failure.error, $.failure.cause)",
         )
         self.notify = Task(
             NOTIFY_STATE,

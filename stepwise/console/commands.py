@@ -86,6 +86,13 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
         "--force", action="store_true", help="retrain even when these inputs were trained before"
     )
     run.add_argument(
+        "-t",
+        "--template-file",
+        type=Path,
+        help="the SAM template to deploy; its folder holds the code it names (default: template.yaml in "
+        "the current folder when there is one, else the template Stepwise ships)",
+    )
+    run.add_argument(
         "--parameter-overrides",
         nargs="+",
         type=parameter_override,
@@ -271,6 +278,18 @@ def embedded_aws(state_dir: Path, **options: Any) -> Iterator[Any]:
         aws.close()
 
 
+def _template_file(given: Path | None) -> Path:
+    """The template `run` deploys: --template-file, else ./template.yaml (as sam finds it), else ours."""
+    from stepwise.emulator.aws import PACKAGE_ROOT
+
+    if given is not None:
+        if not given.is_file():
+            raise UsageError(f"--template-file {given}: no such file")
+        return given.resolve()
+    here = Path("template.yaml")
+    return here.resolve() if here.is_file() else PACKAGE_ROOT / "template.yaml"
+
+
 def run_command(args: argparse.Namespace) -> int:
     events = _check_run_arguments(args)
     overrides = dict(args.parameter_overrides)
@@ -289,7 +308,11 @@ def run_command(args: argparse.Namespace) -> int:
         with (
             _terminate_as_interrupt(),
             embedded_aws(
-                args.state_dir, parameters=overrides, enforce_iam=not args.no_iam, deploy=True
+                args.state_dir,
+                parameters=overrides,
+                enforce_iam=not args.no_iam,
+                deploy=True,
+                template=_template_file(args.template_file),
             ) as aws,
         ):
             if args.schedule:

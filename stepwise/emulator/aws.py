@@ -77,7 +77,7 @@ class EmbeddedAWS:
         *,
         parameters: dict[str, str] | None = None,
         enforce_iam: bool = True,
-        repo: Path = PACKAGE_ROOT,
+        template: Path | None = None,
         wait_scale: float = WAIT_SCALE,
         retry_scale: float = RETRY_SCALE,
         stack_name: str = cloudformation.STACK_NAME,
@@ -85,7 +85,8 @@ class EmbeddedAWS:
         with_stack: bool = True,
     ) -> None:
         self.state_dir = Path(state_dir).resolve()
-        self.repo = Path(repo).resolve()
+        # None: the template the stack was last deployed from, else the one Stepwise ships
+        self._template_file = Path(template).resolve() if template is not None else None
         self.parameter_overrides = dict(parameters or {})
         self.enforce_iam = enforce_iam
         self.wait_scale = wait_scale
@@ -104,6 +105,7 @@ class EmbeddedAWS:
         self._roles_of_machines: dict[str, str] = {}
         self._authorizer: Any = None
         self.stack: Any = None
+        self.restore_warnings: list[str] = []  # journaled calls that failed when replayed
 
     # ================================================================ lifecycle
     def __enter__(self) -> EmbeddedAWS:
@@ -410,13 +412,16 @@ class EmbeddedAWS:
         )
         self._deployer = deployer
         stored = self.store.get("stack")
+        self.template_file = self._choose_template(stored)
         self._package = cloudformation.package(
-            self.repo / "template.yaml", self.state_dir / "build", deployer.artifacts_bucket, self.region
+            self.template_file, self.state_dir / "build", deployer.artifacts_bucket, self.region
         )
         with self._journal(False):
             deployer.upload_artifacts(self._package)
         if stored is None:
-            self.stack = deployer.create(self.stack_name, self._package.template, self.stack_parameters())
+            # what the deploy writes (the custom resource publishes the processing code) is kept
+            with self._journal(True):
+                self.stack = deployer.create(self.stack_name, self._package.template, self.stack_parameters())
             self._restore_objects()
         else:
             self._restoring = True
@@ -429,7 +434,8 @@ class EmbeddedAWS:
             if self.deploy:
                 parameters = self.stack_parameters()
                 if stored.get("digest") != self._package.digest or stored["parameters"] != parameters:
-                    self.stack = deployer.update(self.stack_name, self._package.template, parameters)
+                    with self._journal(True):
+                        self.stack = deployer.update(self.stack_name, self._package.template, parameters)
         self._refresh_functions()
         self._load_policies()
         deployed_template = self._package.template if self.deploy or stored is None else stored["template"]
@@ -437,6 +443,7 @@ class EmbeddedAWS:
             "stack",
             {
                 "name": self.stack.name,
+                "templateFile": str(self.template_file),
                 "template": deployed_template,
                 "parameters": self.stack.parameters,
                 "digest": self._package.digest
@@ -450,10 +457,25 @@ class EmbeddedAWS:
         self._journaling = True
         self.engine.check_definition(self.definition(), moto_seams.sagemaker_implements)
 
+    def _choose_template(self, stored: dict | None) -> Path:
+        """The template file to package: the one asked for, else the one the stack was deployed from
+        (its folder holds the code: CodeUri, ContentUri and DefinitionUri are relative to it)."""
+        if self._template_file is not None:
+            chosen = self._template_file
+        elif stored and stored.get("templateFile"):
+            chosen = Path(stored["templateFile"])
+        else:
+            chosen = PACKAGE_ROOT / "template.yaml"
+        if not chosen.is_file():
+            raise cloudformation.DeployError(
+                f"{chosen} does not exist: pass the template to deploy with --template-file"
+            )
+        return chosen
+
     def stack_parameters(self) -> dict[str, str]:
         """The parameters a deploy gives the stack: the template's defaults and this command's
         overrides (`sam deploy --parameter-overrides`); an override applies to the deploy that gives it."""
-        template = cloudformation.load_template(self.repo / "template.yaml")
+        template = cloudformation.load_template(self.template_file)
         declared = template.get("Parameters", {})
         unknown = sorted(set(self.parameter_overrides) - set(declared))
         if unknown:
@@ -610,8 +632,6 @@ class EmbeddedAWS:
                 getattr(sagemaker, xform_name(operation))(**request)
             except Exception as error:  # noqa: BLE001 (a call that failed again: report, go on)
                 self.restore_warnings.append(f"{operation} {json.dumps(request)[:200]}: {error}")
-
-    restore_warnings: list[str] = []
 
     def _object_exists(self, bucket: str, key: str) -> bool:
         return moto_seams.object_exists(self.account_id, bucket, key)

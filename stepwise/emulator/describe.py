@@ -20,12 +20,12 @@ from pathlib import Path
 from typing import Any
 
 
-def describe(parameters: dict[str, str] | None = None, repo: Path | None = None) -> dict[str, Any]:
+def describe(parameters: dict[str, str] | None = None, template: Path | None = None) -> dict[str, Any]:
     from stepwise.emulator import moto_seams
-    from stepwise.emulator.aws import PACKAGE_ROOT, EmbeddedAWS
+    from stepwise.emulator.aws import EmbeddedAWS
 
     with tempfile.TemporaryDirectory(prefix="stepwise-describe-") as state:
-        aws = EmbeddedAWS(Path(state), parameters=parameters, repo=repo or PACKAGE_ROOT)
+        aws = EmbeddedAWS(Path(state), parameters=parameters, template=template)
         with aws:
             events = aws.client("events")
             rules = []

@@ -21,3 +21,57 @@ def summary_of(result: subprocess.CompletedProcess) -> dict:
     """The --json summary a `stepwise run` printed."""
     assert result.stdout.strip(), f"no summary on stdout; stderr:\n{result.stderr[-3000:]}"
     return json.loads(result.stdout)
+
+
+# ---------------------------------------------------------------- what a state folder holds
+def stored(state_dir: Path):
+    """The state folder's store, read as the console reads it."""
+    from stepwise.emulator.store import Store
+
+    return Store(state_dir, create=False)
+
+
+def registered(state_dir: Path) -> list[dict]:
+    """The CreateModelPackage requests the runs made, oldest first."""
+    return [
+        request
+        for _, operation, request in stored(state_dir).calls("sagemaker")
+        if operation == "CreateModelPackage"
+    ]
+
+
+def s3_bytes(state_dir: Path, uri: str) -> bytes:
+    """The current version of the object at an s3:// URI of the local stack."""
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    data = stored(state_dir).read_object(bucket, key)
+    assert data is not None, f"{uri} does not exist"
+    return data
+
+
+def bucket_objects(state_dir: Path, prefix: str) -> dict[str, bytes]:
+    """key -> content of the stack bucket's current objects under `prefix`."""
+    from stepwise.console.records import bucket_of
+
+    store = stored(state_dir)
+    bucket = bucket_of(store)
+    return {key: store.read_object(bucket, key) for key in store.object_keys(bucket, prefix)}
+
+
+# ---------------------------------------------------------------- a project of one's own
+PROJECT_FILES = ("template.yaml", "samconfig.toml", "statemachine", "functions", "processing")
+
+
+def project_copy(target: Path) -> Path:
+    """A copy of the project (template and the code it names) to break the way a user might; returns
+    the copied template.yaml."""
+    import shutil
+
+    target.mkdir(parents=True, exist_ok=True)
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".aws-sam")
+    for name in PROJECT_FILES:
+        source = REPO / name
+        if source.is_dir():
+            shutil.copytree(source, target / name, ignore=ignore)
+        else:
+            shutil.copy2(source, target / name)
+    return target / "template.yaml"

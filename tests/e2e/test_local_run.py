@@ -11,11 +11,9 @@ import shutil
 from pathlib import Path
 
 import pytest
-from e2e_support import COMMAND, REPO, cli_env, summary_of
+from e2e_support import COMMAND, REPO, bucket_objects, cli_env, registered, s3_bytes, stored, summary_of
 
 pytestmark = pytest.mark.slow
-
-BUCKET_GLOB = "stepwise-bucket-*"
 
 
 def _states(summary: dict) -> list[str]:
@@ -24,9 +22,11 @@ def _states(summary: dict) -> list[str]:
 
 def _feature_rows(state_dir: Path, run_id: str, count: int = 20) -> str:
     """`count` feature rows (label dropped) of a run's test split, as a user would send them."""
-    (bucket,) = (state_dir / "s3").glob(BUCKET_GLOB)
-    with open(bucket / "runs" / run_id / "preprocess" / "test" / "test.csv") as handle:
-        rows = list(csv.reader(handle))[1 : count + 1]
+    from stepwise.console.records import bucket_of
+
+    bucket = bucket_of(stored(state_dir))
+    text = s3_bytes(state_dir, f"s3://{bucket}/runs/{run_id}/preprocess/test/test.csv").decode()
+    rows = list(csv.reader(text.splitlines()))[1 : count + 1]
     return "\n".join(",".join(row[1:]) for row in rows) + "\n"
 
 
@@ -34,25 +34,13 @@ def _predictions(output: str) -> list[float]:
     return [float(line) for line in output.split()]
 
 
-def _registry(state_dir: Path) -> list[dict]:
-    calls = json.loads((state_dir / "sagemaker.json").read_text())
-    return [call["request"] for call in calls if call["operation"] == "CreateModelPackage"]
-
-
 def _s3_json(state_dir: Path, uri: str) -> dict:
-    """The JSON document at an s3:// URI of the local bucket, read from the state folder."""
-    bucket, _, key = uri.removeprefix("s3://").partition("/")
-    return json.loads((state_dir / "s3" / bucket / key).read_text())
+    return json.loads(s3_bytes(state_dir, uri))
 
 
 def _facet_metrics(analysis: dict, stage: str) -> list[dict]:
     (facets,) = analysis[stage]["facets"].values()
     return facets[0]["metrics"]
-
-
-def _raw_objects(state_dir: Path) -> dict[str, bytes]:
-    (bucket,) = (state_dir / "s3").glob(BUCKET_GLOB)
-    return {str(p.relative_to(bucket)): p.read_bytes() for p in (bucket / "raw").rglob("*") if p.is_file()}
 
 
 def test_tutorial_then_generated_data_deploy_and_serve(stepwise, tutorial_data: Path, tmp_path: Path) -> None:
@@ -74,7 +62,7 @@ def test_tutorial_then_generated_data_deploy_and_serve(stepwise, tutorial_data: 
     assert endpoint["status"] == "InService"
     assert all(0.0 <= s["probability"] <= 1.0 for s in endpoint["samplePredictions"])
 
-    reports = _registry(state)[0]["ModelMetrics"]
+    reports = registered(state)[0]["ModelMetrics"]
     bias = _s3_json(state, reports["Bias"]["Report"]["S3Uri"])
     assert {"DPPL", "DI"} <= {m["name"] for m in _facet_metrics(bias, "post_training_bias_metrics")}
     explainability = _s3_json(state, reports["Explainability"]["Report"]["S3Uri"])
@@ -83,7 +71,7 @@ def test_tutorial_then_generated_data_deploy_and_serve(stepwise, tutorial_data: 
     again = summary_of(stepwise("run", "--state-dir", str(state), "--data", str(tutorial_data), "--json"))
     assert again["endState"] == "AlreadyRegistered", "identical data must not train a second time"
     assert again["run"]["modelPackageVersion"] == 1 and "version 1" in again["run"]["reason"]
-    assert len(_registry(state)) == 1
+    assert len(registered(state)) == 1
 
     rows = _feature_rows(state, summary["run"]["id"])
     invoked = stepwise("invoke", "--state-dir", str(state), input=rows)
@@ -105,8 +93,10 @@ def test_tutorial_then_generated_data_deploy_and_serve(stepwise, tutorial_data: 
     assert _predictions(invoked2.stdout) != first_predictions, "still served by the first model"
 
     runs = stepwise("runs", "--state-dir", str(state), "--json")
-    finished = [r for r in json.loads(runs.stdout) if r["endState"] == "Succeeded"]
-    assert [r["version"] for r in finished] == [1, 2]
+    listed = json.loads(runs.stdout)
+    assert listed["schema"] == "stepwise.runs/1"
+    finished = [r for r in listed["runs"] if r["endState"] == "Succeeded"]
+    assert [r["version"] for r in finished] == [2, 1], "newest first"
     registry = stepwise("registry", "--state-dir", str(state))
     assert "v1" in registry.stdout and "v2" in registry.stdout
 
@@ -123,7 +113,7 @@ def test_bad_raw_data_fails_with_the_jobs_message_and_changes_nothing(
 ) -> None:
     state = tmp_path / "state"
     good = _deploy(stepwise, state, tutorial_data)
-    raw_before, registry_before = _raw_objects(state), _registry(state)
+    raw_before, registry_before = bucket_objects(state, "raw/"), registered(state)
     rows = _feature_rows(state, good["run"]["id"], count=5)
     served_before = _predictions(stepwise("invoke", "--state-dir", str(state), input=rows).stdout)
 
@@ -150,9 +140,9 @@ def test_bad_raw_data_fails_with_the_jobs_message_and_changes_nothing(
     assert any(Path(log).is_file() and "preprocess" in log for log in failure["logs"]), failure
     assert "NotifyFailure" in _states(summary)
 
-    raw_after = _raw_objects(state)
+    raw_after = bucket_objects(state, "raw/")
     assert {k: v for k, v in raw_after.items() if k in raw_before} == raw_before, "earlier raw data changed"
-    assert _registry(state) == registry_before
+    assert registered(state) == registry_before
     assert _predictions(stepwise("invoke", "--state-dir", str(state), input=rows).stdout) == served_before
 
 
@@ -199,24 +189,26 @@ def test_ctrl_c_stops_the_execution_and_its_jobs(stepwise, tutorial_data: Path, 
     assert "ABORTED" in rest
     assert _processes_under(state) == [], "a job process outlived Ctrl-C"
 
-    runs = json.loads(stepwise("runs", "--state-dir", str(state), "--json").stdout)
-    assert runs[-1]["status"] == "ABORTED"
-    assert (state / "sagemaker.json").is_file() and (state / "s3" / "manifest.json").is_file()
+    runs = json.loads(stepwise("runs", "--state-dir", str(state), "--json").stdout)["runs"]
+    assert runs[0]["status"] == "ABORTED"
+    assert stored(state).executions()[-1]["execution"]["status"] == "ABORTED", "the record was not saved"
+
+
+MANUAL = "ModelApprovalStatus=PendingManualApproval"
 
 
 def test_manual_approval_then_approve_deploys(stepwise, tutorial_data: Path, tmp_path: Path) -> None:
+    from stepwise.console.records import serving_versions
+
     state = tmp_path / "state"
     args = ("--state-dir", str(state), "--json")
     pending = summary_of(
-        stepwise("run", "--data", str(tutorial_data), "--approval-status", "PendingManualApproval", *args)
+        stepwise("run", "--data", str(tutorial_data), "--parameter-overrides", MANUAL, *args)
     )
     assert pending["status"] == "SUCCEEDED" and pending["endState"] == "AwaitingApproval"
     assert pending["modelPackage"]["approval"] == "PendingManualApproval"
     assert "endpoint" not in pending
-    assert (
-        not (state / "endpoints" / "endpoints.json").is_file()
-        or "fraud" not in (state / "endpoints" / "endpoints.json").read_text()
-    )
+    assert serving_versions(stored(state)) == {}, "nothing may serve before the approval"
 
     approved = stepwise("approve", "1", *args)
     summary = summary_of(approved)
@@ -232,19 +224,19 @@ def test_manual_approval_then_approve_deploys(stepwise, tutorial_data: Path, tmp
     shown = stepwise("show", summary["execution"], "--state-dir", str(state))
     assert shown.returncode == 0 and "Deploy" in shown.stdout and "SmokeTest" in shown.stdout
     again = stepwise("approve", "1", *args)
-    assert again.returncode == 2 and "already Approved" in again.stderr
+    assert again.returncode == 2 and "is Approved and serving already" in again.stderr
 
     # The schedule on unchanged data is a no-op that names the version it matched
     scheduled = summary_of(stepwise("run", "--schedule", *args))
     assert scheduled["status"] == "SUCCEEDED" and scheduled["endState"] == "AlreadyRegistered"
     assert scheduled["run"]["modelPackageVersion"] == 1
     assert json.loads(scheduled_input(state, scheduled["execution"]))["detail-type"] == "Scheduled Event"
-    # --force retrains the latest dataset; the stack's parameters (manual approval) still hold
-    forced = summary_of(stepwise("run", "--schedule", "--force", *args))
+    # --force retrains the latest dataset (each deploy gives its parameters, as sam deploy does)
+    forced = summary_of(stepwise("run", "--schedule", "--force", "--parameter-overrides", MANUAL, *args))
     assert forced["status"] == "SUCCEEDED" and forced["endState"] == "AwaitingApproval"
     assert forced["modelPackage"]["version"] == 2
 
 
 def scheduled_input(state: Path, execution: str) -> str:
-    record = json.loads((state / "executions" / f"{execution}.json").read_text())
+    (record,) = [r for r in stored(state).executions() if r["execution"]["name"] == execution]
     return record["execution"]["input"]

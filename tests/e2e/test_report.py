@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from processing.evaluate import binary_classification_metrics
-from stepwise.local.report import TOP_SHAP_FEATURES, write_report, write_run_report
+from stepwise.console.report import TOP_SHAP_FEATURES, write_report, write_run_report
 
 FIXTURES = Path(__file__).parent / "fixtures" / "report"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -219,16 +219,22 @@ def test_shap_chart_shows_the_top_features_and_counts_the_rest(tmp_path: Path, r
 
 
 def test_report_of_a_saved_local_run(tmp_path: Path, run: dict) -> None:
-    """What a finished `stepwise run` leaves under its state folder is enough to write the report."""
-    state, name = tmp_path / ".stepwise", run["execution"]["name"]
-    files = state / "s3" / "stepwise-bucket-123456789012" / "runs" / name
+    """What a finished `stepwise run` leaves in its state folder is enough to write the report."""
+    from stepwise.emulator.store import Store
+
+    state, name, run_id = tmp_path / ".stepwise", run["execution"]["name"], "20261128-090000-abc123"
+    bucket = "stepwise-bucket-0123456789ab"
+    store = Store(state)
+    store.put("stack", {"name": "stepwise", "outputs": {"BucketName": bucket}, "resources": {}})
     for relative, content in [
         ("evaluation/evaluation.json", run["evaluation"]),
         ("checks/bias/analysis.json", run["bias"]),
         ("checks/explainability/analysis.json", run["explainability"]),
     ]:
-        (files / relative).parent.mkdir(parents=True, exist_ok=True)
-        (files / relative).write_text(json.dumps(content))
+        data = json.dumps(content).encode()
+        store.record_object(
+            bucket, f"runs/{run_id}/{relative}", data, etag="e", content_type="application/json", metadata={}
+        )
     summary = {
         "gate": {"passed": True, "metric": "auc", "value": 0.81, "threshold": 0.7, "reason": "..."},
         "modelPackage": {
@@ -239,12 +245,19 @@ def test_report_of_a_saved_local_run(tmp_path: Path, run: dict) -> None:
         },
         "endpoint": {"name": "stepwise-fraud-detection", "status": "InService", "config": "cfg-v3"},
     }
-    (state / "executions").mkdir(parents=True)
-    record = {"execution": run["execution"], "events": run["events"], "summary": summary}
-    (state / "executions" / f"{name}.json").write_text(json.dumps(record))
+    claimed = {
+        "timestamp": run["events"][0]["timestamp"],
+        "type": "TaskStateExited",
+        "stateExitedEventDetails": {"name": "ClaimRun", "output": json.dumps({"run": {"id": run_id}})},
+    }
+    described = {
+        **run["execution"],
+        "executionArn": f"arn:aws:states:us-east-1:123456789012:execution:m:{name}",
+    }
+    store.save_execution(described, [claimed, *run["events"]], summary=summary)
 
     path = write_run_report(state, name)
-    assert path == state / "runs" / name / "report.html"
+    assert path == state.resolve() / "runs" / name / "report.html"
     text = path.read_text()
     assert "stepwise-fraud-detection version 3" in text and "cfg-v3" in text
     assert 'class="curve"' in text and 'class="cell"' in text and "Disparate Impact (DI)" in text
