@@ -1,4 +1,4 @@
-"""Fixtures for the template and definition tests: template.yaml, pipeline.asl.json and what they deploy to."""
+"""Fixtures for the template and definition tests: template.yaml, the ASL and what they deploy to."""
 
 from __future__ import annotations
 

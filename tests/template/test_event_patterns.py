@@ -36,7 +36,11 @@ def rules_by_event(deployed: dict[str, Any]) -> dict[str, dict[str, Any]]:
     for rule in deployed["rules"]:
         for event in ("RawDataUploaded", "RetrainSchedule", "ModelPackageApproved"):
             if f"-StateMachine{event}-" in rule["name"]:
-                found[event] = {"Pattern": rule["pattern"], "State": rule["state"], "Schedule": rule["schedule"]}
+                found[event] = {
+                    "Pattern": rule["pattern"],
+                    "State": rule["state"],
+                    "Schedule": rule["schedule"],
+                }
     return found
 
 
