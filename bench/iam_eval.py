@@ -58,31 +58,32 @@ def one_off_costs() -> dict[str, float]:
 
 
 def requests_and_authorizer():
+    """The template's roles and bucket policy as the stack deploys them (stepwise.emulator.describe)."""
+    from stepwise.emulator.describe import describe
     from stepwise.emulator.iam import Authorizer, Caller
-    from stepwise.local.template import Resolver, load_template
 
-    template = load_template(REPO / "template.yaml")
-    resolver = Resolver(template)
-    resources = template["Resources"]
+    deployed = describe()
+    roles = deployed["roles"]
     account, region = "123456789012", "us-east-1"
-    bucket = resolver.physical_name("Bucket")
-    endpoint = resolver.ref("EndpointName")
-    sagemaker_role = resolver.get_att("SageMakerExecutionRole", "Arn")
+    bucket = deployed["bucket"]
+    endpoint = deployed["outputs"]["EndpointName"]
+    sagemaker_role = roles["SageMakerExecutionRole"]["arn"]
     auth = Authorizer(account_id=account)
-    for function in ("ResolveDatasetFunction", "DeployEndpointFunction", "SmokeTestFunction"):
-        auth.put_identity_policies(
-            f"arn:aws:iam::{account}:role/{function}Role",
-            resolver.resolve(resources[function]["Properties"]["Policies"]),
-        )
-    for role in ("StateMachineRole", "SageMakerExecutionRole"):
-        documents = [p["PolicyDocument"] for p in resolver.resolve(resources[role]["Properties"]["Policies"])]
-        auth.put_identity_policies(resolver.get_att(role, "Arn"), documents)
-    auth.put_resource_policy(
-        f"arn:aws:s3:::{bucket}", resolver.resolve(resources["BucketPolicy"]["Properties"]["PolicyDocument"])
-    )
+    names = {}
+    for logical_id in (
+        "ResolveDatasetFunctionRole",
+        "DeployEndpointFunctionRole",
+        "SmokeTestFunctionRole",
+        "StateMachineRole",
+        "SageMakerExecutionRole",
+    ):
+        auth.put_identity_policies(roles[logical_id]["arn"], roles[logical_id]["policies"])
+        names[logical_id] = roles[logical_id]["arn"].rsplit("/", 1)[1]
+    for name, document in deployed["bucketPolicies"].items():
+        auth.put_resource_policy(f"arn:aws:s3:::{name}", document)
 
     def caller(role: str) -> Caller:
-        return Caller(f"arn:aws:sts::{account}:assumed-role/{role}/bench")
+        return Caller(f"arn:aws:sts::{account}:assumed-role/{names[role]}/bench")
 
     requests = [  # (caller, service, operation, params): allowed and denied, with and without conditions
         (caller("ResolveDatasetFunctionRole"), "s3", "ListObjectsV2", {"Bucket": bucket, "Prefix": "raw/d/"}),

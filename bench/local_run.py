@@ -5,29 +5,36 @@
     python bench/local_run.py --part endpoint   # only part 1, the endpoint (a few seconds)
 
 1. Endpoint: a model trained on the tutorial data (preprocess.py + the built-in XGBoost emulator with
-   Stepwise's default hyperparameters) is deployed through the moto hooks (CreateEndpoint → a real
-   `xgboost_serving` process) and called through the gateway with a boto3 `sagemaker-runtime` client,
-   exactly as an application would, with 1 and 1,000 test rows per request. The baseline is xgboost's
-   in-process `Booster.predict(DMatrix(rows))` on the same rows, in this process, with one thread as
-   the serving container uses (so the ratio is the cost of the endpoint path itself). Reported: p50 / p99
-   latency and rows/s of both, and endpoint / in-process ratios. Loops are bounded by a request count
-   and a time budget per case.
-2. Orchestration overhead: the wall time of `stepwise run` (a new process, fresh state folder) against
-   its processing and training jobs' own start→end time (ProcessingStartTime→ProcessingEndTime,
-   TrainingStartTime→TrainingEndTime of their Describe results in the execution history). As the issue
-   words it, the baseline is the jobs' summed time: overhead = (wall - sum) / sum. The two Clarify jobs
-   run in parallel, so the sum counts their overlap twice; the stricter baseline, the union of the jobs'
-   intervals, is reported too, and so is the share of the wall time spent outside any job.
+   Stepwise's default hyperparameters) is deployed on an embedded AWS (CreateEndpoint → a real
+   `xgboost_serving` process) and called through `stepwise serve` with a boto3 `sagemaker-runtime`
+   client, exactly as an application would, with 1 and 1,000 test rows per request. The baseline is
+   xgboost's in-process `Booster.predict(DMatrix(rows))` on the same rows, in this process, with one
+   thread as the serving container uses (so the ratio is the cost of the endpoint path itself).
+   Reported: p50 / p99 latency and rows/s of both, and endpoint / in-process ratios. Loops are bounded
+   by a request count and a time budget per case.
+2. Runs, side by side: the embedded AWS's start-up in a new process (first deploy: CreateStack; cached:
+   the stack re-created from the state folder), then `stepwise run` on the data with IAM enforced and
+   with --no-iam (each on a fresh state folder; the difference is what IAM costs a run), then a second
+   run on the IAM folder (cached deploy, `--schedule --force` retrains). For each run: its wall time
+   against its processing and training jobs' own start→end time (ProcessingStartTime→ProcessingEndTime,
+   TrainingStartTime→TrainingEndTime of their Describe results in the execution history):
+   overhead = (wall - jobs) / jobs, with the jobs' time as their sum and as the union of their
+   intervals, and the share of the wall time spent outside any job. The per-call cost of an IAM
+   decision is bench/iam_eval.py's.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import signal
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -109,13 +116,64 @@ def summary(latencies: list[float], rows: int) -> dict:
     }
 
 
-def endpoint_latency(data_dir: Path, requests: int, seconds: float) -> dict:
-    """Endpoint (gateway → model server) against in-process predict, for 1 and 1,000 rows per request."""
-    import boto3
-    from moto import mock_aws
+def wait_for_status(sagemaker, endpoint: str, timeout: float = 120) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status = sagemaker.describe_endpoint(EndpointName=endpoint)["EndpointStatus"]
+        if status not in ("Creating", "Updating"):
+            return status
+        time.sleep(0.05)
+    raise SystemExit(f"the bench endpoint is still starting after {timeout} s")
 
-    from stepwise.local import endpoints
-    from stepwise.local.cli_endpoints import runtime_client
+
+def deploy_bench_endpoint(state: Path, artifact: bytes) -> float:
+    """CreateModel, CreateEndpointConfig, CreateEndpoint on an embedded AWS without a stack (the bench
+    measures the serving path, not IAM: enforcement is off); returns CreateEndpoint → InService seconds."""
+    from stepwise.emulator.aws import EmbeddedAWS
+
+    with EmbeddedAWS(state, with_stack=False, enforce_iam=False) as aws:
+        sagemaker, s3 = aws.client("sagemaker"), aws.client("s3")
+        s3.create_bucket(Bucket=BUCKET)
+        s3.put_object(Bucket=BUCKET, Key="model.tar.gz", Body=artifact)
+        sagemaker.create_model(
+            ModelName="bench",
+            PrimaryContainer={"Image": IMAGE, "ModelDataUrl": f"s3://{BUCKET}/model.tar.gz"},
+            ExecutionRoleArn="arn:aws:iam::123456789012:role/bench",
+        )
+        variant = {"VariantName": "AllTraffic", "ModelName": "bench", "InitialInstanceCount": 1}
+        sagemaker.create_endpoint_config(
+            EndpointConfigName="bench", ProductionVariants=[{**variant, "InstanceType": "ml.m5.large"}]
+        )
+        started = time.perf_counter()
+        sagemaker.create_endpoint(EndpointName="bench", EndpointConfigName="bench")
+        status = wait_for_status(sagemaker, "bench")
+        if status != "InService":
+            raise SystemExit(f"the bench endpoint did not start: {status}")
+        return time.perf_counter() - started
+
+
+@contextlib.contextmanager
+def stepwise_serve(state: Path) -> Iterator[int]:
+    """`stepwise serve` on the state folder, in a process of its own, as a user runs it: its port."""
+    from stepwise.emulator.sagemaker.endpoints import free_port
+
+    port = free_port()
+    command = [sys.executable, "-m", "stepwise.cli", "serve", "--port", str(port), "--state-dir", str(state)]
+    serve = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        banner = serve.stdout.readline()
+        if f":{port}/" not in banner:
+            raise SystemExit(f"stepwise serve did not start: {banner}{serve.stderr.read()}")
+        yield port
+    finally:
+        serve.send_signal(signal.SIGTERM)
+        serve.wait(timeout=30)
+
+
+def endpoint_latency(data_dir: Path, requests: int, seconds: float) -> dict:
+    """Endpoint (`stepwise serve` → model server) against in-process predict, for 1 and 1,000 rows per
+    request."""
+    from stepwise.console.serving import runtime_client
 
     with tempfile.TemporaryDirectory(prefix="stepwise-bench-") as scratch:
         work = Path(scratch)
@@ -124,67 +182,36 @@ def endpoint_latency(data_dir: Path, requests: int, seconds: float) -> dict:
         # (HTTP, CSV, gateway), not of a different thread count on a shared machine
         booster.set_param({"nthread": 1})
         results: dict = {"features": int(test.shape[1]), "cases": {}}
-        with mock_aws():
-            endpoints.install_endpoint_hooks(work / ".stepwise")
-            try:
-                sagemaker = boto3.client("sagemaker", region_name="us-east-1")
-                s3 = boto3.client("s3", region_name="us-east-1")
-                s3.create_bucket(Bucket=BUCKET)
-                s3.put_object(Bucket=BUCKET, Key="model.tar.gz", Body=model_tar_gz(booster))
-                sagemaker.create_model(
-                    ModelName="bench",
-                    PrimaryContainer={"Image": IMAGE, "ModelDataUrl": f"s3://{BUCKET}/model.tar.gz"},
-                    ExecutionRoleArn="arn:aws:iam::123456789012:role/bench",
-                )
-                variant = {"VariantName": "AllTraffic", "ModelName": "bench", "InitialInstanceCount": 1}
-                sagemaker.create_endpoint_config(
-                    EndpointConfigName="bench",
-                    ProductionVariants=[{**variant, "InstanceType": "ml.m5.large"}],
-                )
-                started = time.perf_counter()
-                sagemaker.create_endpoint(EndpointName="bench", EndpointConfigName="bench")
-                status = endpoints.wait_for_endpoints(sagemaker)["bench"]
-                if status != "InService":
-                    raise SystemExit(f"the bench endpoint did not start: {status}")
-                # CreateEndpoint → InService: the model server's start-up (polled every 0.05 s)
-                results["creating_s"] = time.perf_counter() - started
-                gateway, port = endpoints.serve_gateway()
-                client = runtime_client(port)
-                try:
-                    for count in ROWS_PER_REQUEST:
-                        rows = rows_for(test, count)
-                        body = to_csv(rows)
-                        expected = booster.predict(xgb.DMatrix(rows))
+        state = work / ".stepwise"
+        # CreateEndpoint → InService: the model server's start-up (polled every 0.05 s)
+        results["creating_s"] = deploy_bench_endpoint(state, model_tar_gz(booster))
+        with stepwise_serve(state) as port:
+            client = runtime_client(port)
+            for count in ROWS_PER_REQUEST:
+                rows = rows_for(test, count)
+                body = to_csv(rows)
+                expected = booster.predict(xgb.DMatrix(rows))
 
-                        def through_endpoint(body: bytes = body) -> bytes:
-                            answer = client.invoke_endpoint(
-                                EndpointName="bench", ContentType="text/csv", Body=body
-                            )
-                            return answer["Body"].read()
+                def through_endpoint(body: bytes = body) -> bytes:
+                    answer = client.invoke_endpoint(EndpointName="bench", ContentType="text/csv", Body=body)
+                    return answer["Body"].read()
 
-                        served = np.array(through_endpoint().split(b","), dtype=np.float32)
-                        if not np.array_equal(served, expected):
-                            raise SystemExit("the endpoint's predictions differ from in-process predict")
+                served = np.array(through_endpoint().split(b","), dtype=np.float32)
+                if not np.array_equal(served, expected):
+                    raise SystemExit("the endpoint's predictions differ from in-process predict")
 
-                        def in_process(rows: np.ndarray = rows) -> np.ndarray:
-                            return booster.predict(xgb.DMatrix(rows, nthread=1))
+                def in_process(rows: np.ndarray = rows) -> np.ndarray:
+                    return booster.predict(xgb.DMatrix(rows, nthread=1))
 
-                        served_times, local_times = timed_pair(
-                            through_endpoint, in_process, requests, seconds
-                        )
-                        endpoint, local = summary(served_times, count), summary(local_times, count)
-                        results["cases"][f"{count}_rows"] = {
-                            "endpoint": endpoint,
-                            "in_process": local,
-                            "p50_ratio": endpoint["p50_ms"] / local["p50_ms"],
-                            "p99_ratio": endpoint["p99_ms"] / local["p99_ms"],
-                            "throughput_ratio": endpoint["rows_per_s"] / local["rows_per_s"],
-                        }
-                finally:
-                    gateway.shutdown()
-                    gateway.server_close()
-            finally:
-                endpoints.uninstall_endpoint_hooks()
+                served_times, local_times = timed_pair(through_endpoint, in_process, requests, seconds)
+                endpoint, local = summary(served_times, count), summary(local_times, count)
+                results["cases"][f"{count}_rows"] = {
+                    "endpoint": endpoint,
+                    "in_process": local,
+                    "p50_ratio": endpoint["p50_ms"] / local["p50_ms"],
+                    "p99_ratio": endpoint["p99_ms"] / local["p99_ms"],
+                    "throughput_ratio": endpoint["rows_per_s"] / local["rows_per_s"],
+                }
     return results
 
 
@@ -225,42 +252,33 @@ def _epoch(value: str) -> float:
     return datetime.fromisoformat(value).timestamp()
 
 
-def orchestration_overhead(data_dir: Path) -> dict:
-    """Wall time of `stepwise run` (fresh state folder, a new process, as a user runs it) against its jobs'
-    own time: the processing and training jobs' start→end, from the execution's history. Overhead is
-    (wall - jobs) / jobs, with the jobs' time taken as their sum (as the issue words it) and as their
-    union (the two Clarify jobs run in parallel); `outside_jobs_share` is (wall - union) / wall."""
-    import subprocess
+def timed_run(state: Path, *arguments: str) -> dict:
+    """Wall time of one `stepwise run` (a new process, as a user runs it) against its jobs' own time: the
+    processing and training jobs' start→end, from the executions' histories in the state folder.
+    Overhead is (wall - jobs) / jobs with the jobs' time as their sum and as their union;
+    `outside_jobs_share` is (wall - union) / wall."""
+    from stepwise.emulator.store import Store
 
-    with tempfile.TemporaryDirectory(prefix="stepwise-bench-run-") as scratch:
-        state = Path(scratch) / ".stepwise"
-        command = [
-            sys.executable,
-            "-m",
-            "stepwise.cli",
-            "run",
-            "--data",
-            str(data_dir),
-            "--state-dir",
-            str(state),
-        ]
-        started_at, started = time.time(), time.perf_counter()
-        finished = subprocess.run(command, capture_output=True, text=True, cwd=REPO, timeout=900)
-        wall = time.perf_counter() - started
-        if finished.returncode != 0:
-            output = finished.stdout[-2000:] + finished.stderr[-2000:]
-            raise SystemExit(f"stepwise run failed ({finished.returncode}):\n{output}")
-        records = [json.loads(p.read_text()) for p in (state / "executions").glob("*.json")]
-        intervals: dict[str, tuple[float, float]] = {}
-        for record in records:
-            intervals.update(job_intervals(record["events"]))
-        first = min(_epoch(r["execution"]["startDate"]) for r in records)
-        last = max(_epoch(r["execution"]["stopDate"]) for r in records)
+    command = [sys.executable, "-m", "stepwise.cli", "run", "--state-dir", str(state), *arguments]
+    known = {r["execution"]["name"] for r in Store(state).executions()} if state.exists() else set()
+    started_at, started = time.time(), time.perf_counter()
+    finished = subprocess.run(command, capture_output=True, text=True, cwd=REPO, timeout=900)
+    wall = time.perf_counter() - started
+    if finished.returncode != 0:
+        output = finished.stdout[-2000:] + finished.stderr[-2000:]
+        raise SystemExit(f"stepwise run failed ({finished.returncode}):\n{output}")
+    records = [r for r in Store(state, create=False).executions() if r["execution"]["name"] not in known]
+    intervals: dict[str, tuple[float, float]] = {}
+    for record in records:
+        intervals.update(job_intervals(record["events"]))
+    first = min(_epoch(r["execution"]["startDate"]) for r in records)
+    last = max(_epoch(r["execution"]["stopDate"]) for r in records)
     jobs_union = union_seconds(list(intervals.values()))
     jobs_sum = sum(end - start for start, end in intervals.values())
     return {
+        "command": " ".join(["stepwise", "run", *arguments]),
         "wall_s": wall,
-        # where the wall time goes outside the executions: process start, embedded AWS, upload / save, report
+        # where the wall time goes outside the executions: process start, deploy, upload / save, report
         "before_first_execution_s": first - started_at,
         "executions_s": last - first,
         "after_last_execution_s": started_at + wall - last,
@@ -271,6 +289,57 @@ def orchestration_overhead(data_dir: Path) -> dict:
         "overhead_vs_union": (wall - jobs_union) / jobs_union,
         "outside_jobs_share": (wall - jobs_union) / wall,
     }
+
+
+DEPLOY = """
+import json, sys, time
+from pathlib import Path
+t0 = time.perf_counter()
+from stepwise.emulator.aws import EmbeddedAWS
+aws = EmbeddedAWS(Path(sys.argv[1]))
+t1 = time.perf_counter()
+aws.start()
+t2 = time.perf_counter()
+aws.close()
+print(json.dumps({"import_s": t1 - t0, "start_s": t2 - t1}))
+"""
+
+
+def deploy_times(state: Path, rounds: int = 3) -> dict:
+    """Starting the embedded AWS in a new process: the first time (CreateStack: package, transform,
+    create every resource, run the custom resource) and later (the stack re-created from the state
+    folder, nothing changed: no update). Medians of `rounds` fresh folders / restarts."""
+    first, cached = [], []
+    for round_ in range(rounds):
+        folder = state / f"deploy-{round_}"
+        for into in (first, cached, cached):
+            out = subprocess.run(
+                [sys.executable, "-c", DEPLOY, str(folder)], cwd=REPO, capture_output=True, text=True
+            )
+            if out.returncode != 0:
+                raise SystemExit(f"the embedded AWS did not start:\n{out.stderr[-2000:]}")
+            into.append(json.loads(out.stdout.splitlines()[-1]))
+    return {
+        "import_s": statistics.median(t["import_s"] for t in first + cached),
+        "first_deploy_s": statistics.median(t["start_s"] for t in first),
+        "cached_start_s": statistics.median(t["start_s"] for t in cached),
+    }
+
+
+def orchestration(data_dir: Path) -> dict:
+    """Side by side on fresh state folders: the first run with IAM enforced and with --no-iam (their
+    difference is what enforcing IAM costs a whole run), then a second run on the IAM folder (a cached
+    deploy; `--schedule --force` retrains the same data), and the embedded AWS's start-up alone."""
+    with tempfile.TemporaryDirectory(prefix="stepwise-bench-run-") as scratch:
+        work = Path(scratch)
+        results = {"deploy": deploy_times(work)}
+        results["first_run"] = timed_run(work / "iam", "--data", str(data_dir))
+        results["first_run_no_iam"] = timed_run(work / "no-iam", "--data", str(data_dir), "--no-iam")
+        results["second_run"] = timed_run(work / "iam", "--schedule", "--force")
+    results["iam_share_of_wall"] = (
+        results["first_run"]["wall_s"] - results["first_run_no_iam"]["wall_s"]
+    ) / results["first_run"]["wall_s"]
+    return results
 
 
 def print_table(results: dict) -> None:
@@ -290,6 +359,29 @@ def print_table(results: dict) -> None:
             f"{'':>12} {'ratio':>10} {values['p50_ratio']:9.1f} {values['p99_ratio']:9.1f} "
             f"{values['throughput_ratio']:12.3f}"
         )
+
+
+def print_runs(results: dict) -> None:
+    deploy = results["deploy"]
+    print(
+        f"embedded AWS start-up (new process): first deploy {deploy['first_deploy_s']:.2f} s, "
+        f"cached {deploy['cached_start_s']:.2f} s (+ import {deploy['import_s']:.2f} s)"
+    )
+    for key in ("first_run", "first_run_no_iam", "second_run"):
+        run = results[key]
+        print(
+            f"{run['command']}: wall {run['wall_s']:.1f} s; jobs {run['jobs_sum_s']:.1f} s (sum), "
+            f"{run['jobs_union_s']:.1f} s (union); overhead (wall - jobs) / jobs "
+            f"{run['overhead_vs_sum']:.0%} of the sum, {run['overhead_vs_union']:.0%} of the union; "
+            f"{run['outside_jobs_share']:.0%} of the wall time is outside any job"
+        )
+        print(
+            f"  before the first execution {run['before_first_execution_s']:.1f} s, executions "
+            f"{run['executions_s']:.1f} s, after the last {run['after_last_execution_s']:.1f} s"
+        )
+        for name, seconds in run["jobs"].items():
+            print(f"    {name}: {seconds:.2f} s")
+    print(f"IAM enforcement: {results['iam_share_of_wall']:.1%} of the first run's wall time")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -314,7 +406,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.part in ("all", "endpoint"):
             results["endpoint"] = endpoint_latency(data_dir, args.requests, args.seconds)
         if args.part in ("all", "run"):
-            results["run"] = orchestration_overhead(data_dir)
+            results["run"] = orchestration(data_dir)
     if args.json:
         print(json.dumps(results, indent=2))
         return 0
@@ -322,19 +414,7 @@ def main(argv: list[str] | None = None) -> int:
     if "endpoint" in results:
         print_table(results["endpoint"])
     if "run" in results:
-        run = results["run"]
-        print(
-            f"stepwise run: wall {run['wall_s']:.1f} s; jobs {run['jobs_sum_s']:.1f} s (sum), "
-            f"{run['jobs_union_s']:.1f} s (union); orchestration overhead (wall - jobs) / jobs "
-            f"{run['overhead_vs_sum']:.0%} of the sum, {run['overhead_vs_union']:.0%} of the union; "
-            f"{run['outside_jobs_share']:.0%} of the wall time is outside any job"
-        )
-        print(
-            f"  before the first execution {run['before_first_execution_s']:.1f} s, executions "
-            f"{run['executions_s']:.1f} s, after the last {run['after_last_execution_s']:.1f} s"
-        )
-        for name, seconds in run["jobs"].items():
-            print(f"  {name}: {seconds:.2f} s")
+        print_runs(results["run"])
     return 0
 
 
