@@ -210,6 +210,35 @@ LAMBDA_TRANSIENT = Retry(
 NOTIFY_STATE = "NotifyFailure"
 PIPELINE_FAILED = "PipelineFailed"
 
+# The failure-handling states FailureHandling makes, named here literally so that grepping a state
+# name of pipeline.asl.json lands on the code that makes it.
+# `catch`: the Pass that records a state's failure in $.failure.
+FAILURE_RECORDERS = {
+    "ResolveDataset": "ResolveDatasetFailed",
+    "ClaimRun": "ClaimRunFailed",
+    "Preprocess": "PreprocessFailed",
+    "Train": "TrainFailed",
+    "Evaluate": "EvaluateFailed",
+    "QualityGate": "QualityGateFailed",
+    "CheckBiasAndExplain": "CheckBiasAndExplainFailed",
+    "Register": "RegisterFailed",
+    "Deploy": "DeployFailed",
+    "DescribeEndpoint": "DescribeEndpointFailed",
+    "GetEndpointFailure": "GetEndpointFailureFailed",
+    "SmokeTest": "SmokeTestFailed",
+}
+# `retry_transient`: per SageMaker job task, (Choice: transient?, Pass: count and pick the wait, Wait)
+TRANSIENT_RETRY_STATES = {
+    "Preprocess": ("PreprocessTransient?", "PreprocessBackoff", "PreprocessWait"),
+    "Train": ("TrainTransient?", "TrainBackoff", "TrainWait"),
+    "Evaluate": ("EvaluateTransient?", "EvaluateBackoff", "EvaluateWait"),
+    "CheckBiasAndExplain": (
+        "CheckBiasAndExplainTransient?",
+        "CheckBiasAndExplainBackoff",
+        "CheckBiasAndExplainWait",
+    ),
+}
+
 
 class FailureHandling:
     """Per catching state, a Pass recording $.failure = {state, error, cause}, then NotifyFailure."""
@@ -252,7 +281,8 @@ class FailureHandling:
     def record(
         self, state_name: str, *, name: str | None = None, error: str | None = None, cause: str | None = None
     ) -> steps.Pass:
-        """A Pass (`<state_name>Failed`, or `name`) that records $.failure and leads to NotifyFailure.
+        """A Pass (FAILURE_RECORDERS[state_name], or `name`) that records $.failure and leads to
+        NotifyFailure.
 
         By default error and cause come from the Catch output ($.failure.Error / $.failure.Cause);
         `error` sets a fixed error name and `cause` an intrinsic that builds the cause sentence.
@@ -264,7 +294,7 @@ class FailureHandling:
             parameters["error"] = error
         parameters["cause.$"] = "$.failure.Cause" if cause is None else cause
         recorder = steps.Pass(
-            name or f"{state_name}Failed",
+            name or FAILURE_RECORDERS[state_name],
             comment=f"Record the failure of {state_name} (state, error, cause) in $.failure.",
             parameters=parameters,
             result_path="$.failure",
@@ -283,18 +313,20 @@ class FailureHandling:
         again after a wait, as a new job (`$.attempts.<stage>` + 1 names it); anything else, and a
         transient error on the last attempt, is recorded and published at once with AWS's cause.
 
-        `<Task>Transient?` (Choice) -> `<Task>Backoff` (Pass: count the attempt, pick the wait) ->
-        `<Task>Wait` -> `<Task>`. A Retry field cannot do this: the error name is the same for a
-        throttled call and a rejected one, and a retried .sync task would reuse its job name."""
+        TRANSIENT_RETRY_STATES names them: `<Task>Transient?` (Choice) -> `<Task>Backoff` (Pass: count
+        the attempt, pick the wait) -> `<Task>Wait` -> `<Task>`. A Retry field cannot do this: the error
+        name is the same for a throttled call and a rejected one, and a retried .sync task would reuse
+        its job name."""
         name = task.state_id
+        check_name, backoff_name, wait_name = TRANSIENT_RETRY_STATES[name]
         check = steps.Choice(
-            f"{name}Transient?",
+            check_name,
             comment=f"Throttling, an internal error or no capacity: start {name} again; else fail.",
         )
         counters = {f"{other}.$": f"$.attempts.{other}" for other in STAGES if other != stage}
         waits = ", ".join(str(seconds) for seconds in TRANSIENT_BACKOFF_SECONDS)
         backoff = steps.Pass(
-            f"{name}Backoff",
+            backoff_name,
             comment=f"Count {name}'s attempt (its next job gets a new name) and pick the wait before it.",
             parameters={
                 **counters,
@@ -303,7 +335,7 @@ class FailureHandling:
             },
             result_path="$.attempts",
         )
-        wait = steps.Wait(f"{name}Wait", seconds_path="$.attempts.waitSeconds")
+        wait = steps.Wait(wait_name, seconds_path="$.attempts.waitSeconds")
         check.add_choice(
             ChoiceRule.And(
                 [
@@ -892,8 +924,110 @@ def template_with_mappings(template_text: str, table: dict[str, dict[str, str]])
     return pattern.sub(lambda _: mappings_block(table), template_text)
 
 
+# Fields of a state in the order a reader wants them: what it is, what it does, where it goes.
+FIELD_ORDER = (
+    "Type",
+    "Comment",
+    "Resource",
+    "Parameters",
+    "InputPath",
+    "ItemsPath",
+    "ItemProcessor",
+    "Choices",
+    "Default",
+    "Seconds",
+    "SecondsPath",
+    "Result",
+    "ResultSelector",
+    "ResultPath",
+    "OutputPath",
+    "Retry",
+    "Catch",
+    "Error",
+    "ErrorPath",
+    "Cause",
+    "CausePath",
+    "Next",
+    "End",
+)
+
+
+def successors(state: dict) -> tuple[list[str], list[str]]:
+    """(where the state goes on success, where its Catch goes), in the order they are written."""
+    flow = [choice["Next"] for choice in state.get("Choices", [])]
+    flow += [state[key] for key in ("Default", "Next") if key in state]
+    return flow, [catch["Next"] for catch in state.get("Catch", [])]
+
+
+def flow_ordered(definition: dict) -> dict:
+    """The definition with its states in flow order: a state comes after every state that leads to it
+    (loops aside), the success paths from StartAt first, then the failure handling their Catch fields
+    reach. Each state's fields in FIELD_ORDER, the rest after them by name."""
+    states = definition["States"]
+    edges = {name: successors(state) for name, state in states.items()}
+    back_edges: set[tuple[str, str]] = set()
+    on_path: list[str] = []
+    seen: set[str] = set()
+
+    def find_loops(name: str, catches_too: bool) -> None:
+        seen.add(name)
+        on_path.append(name)
+        flow, catches = edges[name]
+        for following in flow + (catches if catches_too else []):
+            if following in on_path:
+                back_edges.add((name, following))
+            elif following not in seen:
+                find_loops(following, catches_too)
+        on_path.pop()
+
+    find_loops(definition["StartAt"], catches_too=False)
+    on_success = set(seen)
+    for name in list(on_success):
+        for target in edges[name][1]:
+            if target not in seen:
+                find_loops(target, catches_too=True)
+    unreachable = sorted(set(states) - seen)
+    if unreachable:
+        raise RuntimeError(f"states no transition reaches: {', '.join(unreachable)}")
+
+    def kahn(members: set[str], start: list[str], use_catches: bool) -> list[str]:
+        """Members in an order where each follows those that lead to it; ties in discovery order."""
+        incoming = dict.fromkeys(members, 0)
+        for name in members:
+            flow, catches = edges[name]
+            for following in flow + (catches if use_catches else []):
+                if following in members and (name, following) not in back_edges:
+                    incoming[following] += 1
+        queue = [name for name in start if incoming[name] == 0]
+        ordered: list[str] = []
+        while queue:
+            name = queue.pop(0)
+            ordered.append(name)
+            flow, catches = edges[name]
+            for following in flow + (catches if use_catches else []):
+                if following in members and (name, following) not in back_edges:
+                    incoming[following] -= 1
+                    if incoming[following] == 0:
+                        queue.append(following)
+        return ordered
+
+    order = kahn(on_success, [definition["StartAt"]], use_catches=False)
+    handlers = set(states) - set(order)
+    entries = [target for name in order for target in edges[name][1] if target in handlers]
+    order += kahn(handlers, list(dict.fromkeys(entries)), use_catches=True)
+    if len(order) != len(states):
+        raise RuntimeError(f"cannot order the states: {sorted(set(states) - set(order))}")
+
+    def fields(state: dict) -> dict:
+        rank = {key: index for index, key in enumerate(FIELD_ORDER)}
+        return {key: state[key] for key in sorted(state, key=lambda key: (rank.get(key, len(rank)), key))}
+
+    head = {key: value for key, value in definition.items() if key != "States"}
+    return {**head, "States": {name: fields(states[name]) for name in order}}
+
+
 def render_definition() -> str:
-    return json.dumps(build_definition(), indent=2, sort_keys=True) + "\n"
+    return json.dumps(flow_ordered(build_definition()), indent=2) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -103,6 +103,27 @@ def test_committed_definition_is_what_build_py_generates() -> None:
     assert result.returncode == 0, result.stderr + result.stdout
 
 
+def _transitions(state: dict[str, Any]) -> list[str]:
+    targets = [choice["Next"] for choice in state.get("Choices", [])]
+    targets += [state[key] for key in ("Default", "Next") if key in state]
+    return targets + [catch["Next"] for catch in state.get("Catch", [])]
+
+
+def test_committed_definition_reads_in_flow_order(definition: dict[str, Any]) -> None:
+    """StartAt first; every other state comes after a state that leads to it, as a reader follows it."""
+    names = list(definition["States"])
+    assert names[0] == definition["StartAt"]
+    for position, name in enumerate(names[1:], start=1):
+        earlier = [definition["States"][other] for other in names[:position]]
+        assert any(name in _transitions(state) for state in earlier), f"{name} comes before what leads to it"
+
+
+def test_every_state_name_is_written_literally_in_build_py(definition: dict[str, Any]) -> None:
+    """Grepping a state name of the definition finds the code that makes it, in one hop."""
+    source = (REPO / "statemachine" / "build.py").read_text()
+    assert [name for name in definition["States"] if f'"{name}"' not in source] == []
+
+
 def test_every_service_task_is_a_valid_botocore_request(filled: dict[str, Any]) -> None:
     session = botocore.session.get_session()
     checked = set()
@@ -281,8 +302,10 @@ def test_every_failure_is_recorded_published_and_ends_the_run(definition: dict[s
     assert states["PipelineFailed"] == {
         **states["PipelineFailed"],
         "Type": "Fail",
-        "ErrorPath": "$.failure.error",
-        "CausePath": "$.failure.cause",
+        # a custom error naming the failed state: the caught one may be States.TaskFailed, a name the
+        # States Language reserves for Step Functions (a Fail state reporting it ends in States.Runtime)
+        "ErrorPath": "States.Format('{}Failed', $.failure.state)",
+        "CausePath": "States.Format('{}: {}', $.failure.error, $.failure.cause)",
     }
     catching = [
         name
