@@ -12,8 +12,10 @@ Packaging (`FunctionPackage.build`): a function is its CodeUri folder plus its l
   They are not copied: they are already installed here, and `sam build` would install the same.
 
 Running (`FunctionRunner.invoke`): the handler module is imported from the build folder on first call
-(a cold start) and kept (warm); while the function imports and runs, an import made by the function's
-own files of anything outside its package fails as on Lambda (`Runtime.ImportModuleError: Unable to
+(a cold start) and kept (warm); each function has its own modules (its code's and its layers': two
+functions never share a module-level client or cache, and a new runner starts every function cold);
+while the function imports and runs, an import made by the function's own files of anything outside
+its package fails as on Lambda (`Runtime.ImportModuleError: Unable to
 import module 'app': No module named 'xgboost'` at init). The function runs as its execution role (its
 AWS calls are authorized against that role's policies), with its Environment (values under /opt point
 at its `.opt` folder), and its output goes to its CloudWatch Logs log group (LoggingConfig.LogGroup, else
@@ -279,6 +281,9 @@ class FunctionRunner:
     ) -> None:
         self.functions: dict[str, DeployedFunction] = {}
         self._handlers: dict[str, Callable] = {}
+        # each function's own modules (its code and its layers'), out of sys.modules between its calls
+        self._modules: dict[str, dict[str, Any]] = {}
+        self._roots: set[str] = set()  # the build folders of every function deployed
         self._acting_as = acting_as
         self._write_log = write_log
         self._local = threading.local()
@@ -292,6 +297,11 @@ class FunctionRunner:
             sys.stderr = _RoutedStream(sys.stderr, self._local)
 
     def close(self) -> None:
+        """Restore the streams; forget every function's modules (the next runner starts them cold)."""
+        for name in [name for name, module in sys.modules.items() if self._owner_root(module)]:
+            sys.modules.pop(name, None)
+        self._modules.clear()
+        self._handlers.clear()
         if self._streams is not None:
             if isinstance(sys.stdout, _RoutedStream):
                 sys.stdout = self._streams[0]
@@ -310,6 +320,8 @@ class FunctionRunner:
                 or old.environment != function.environment
             ):
                 self._handlers.pop(name, None)
+                self._modules.pop(name, None)
+            self._roots.update(_roots_of(function.package))
         self.functions = current
 
     def find(self, name_or_arn: str) -> DeployedFunction | None:
@@ -340,6 +352,7 @@ class FunctionRunner:
             lines.append(f"START RequestId: {request_id} Version: $LATEST")
             try:
                 with (
+                    self._own_modules(function),
                     self._acting_as(function.role_arn),
                     self._environment(function),
                     self._output(lines),
@@ -373,9 +386,6 @@ class FunctionRunner:
             raise ImportModuleError(
                 f"Unable to import module '{module_name}': No module named '{module_name}'"
             )
-        for folder in reversed(package.python_paths):
-            if str(folder) not in sys.path:
-                sys.path.insert(0, str(folder))
         unique = f"stepwise_lambda_{function.name}_{package.digest}"
         spec = importlib.util.spec_from_file_location(unique, path)
         module = importlib.util.module_from_spec(spec)
@@ -394,6 +404,37 @@ class FunctionRunner:
         handler = getattr(module, attribute)
         self._handlers[function.name] = handler
         return handler
+
+    def _owner_root(self, module: Any) -> str | None:
+        origin = getattr(module, "__file__", None) or ""
+        return next((root for root in self._roots if origin.startswith(root)), None)
+
+    @contextlib.contextmanager
+    def _own_modules(self, function: DeployedFunction) -> Iterator[None]:
+        """While a function runs, sys.modules holds its own modules (imported from its package and
+        layers) and no other function's, and sys.path starts with its package: each function is an
+        execution environment of its own, as on Lambda, warm between its calls (module-level clients
+        and caches persist) and cold in a new runner."""
+        roots = _roots_of(function.package)
+        displaced = {name: module for name, module in sys.modules.items() if self._owner_root(module)}
+        for name in displaced:
+            sys.modules.pop(name)
+        sys.modules.update(self._modules.get(function.name, {}))
+        saved_path = list(sys.path)
+        sys.path[:0] = [str(folder) for folder in function.package.python_paths]
+        try:
+            yield
+        finally:
+            sys.path[:] = saved_path
+            own = {
+                name: module
+                for name, module in sys.modules.items()
+                if (getattr(module, "__file__", None) or "").startswith(roots)
+            }
+            for name in own:
+                sys.modules.pop(name, None)
+            self._modules[function.name] = own
+            sys.modules.update(displaced)  # a function that invoked this one gets its modules back
 
     @contextlib.contextmanager
     def _import_guard(self, package: FunctionPackage) -> Iterator[None]:
@@ -458,6 +499,10 @@ class FunctionRunner:
             self._local.sink = None
             if pending:
                 lines.append("".join(pending))
+
+
+def _roots_of(package: FunctionPackage) -> tuple[str, ...]:
+    return (str(package.code_dir) + os.sep, str(package.opt_dir) + os.sep)
 
 
 def _unhandled(error_type: str, message: str, trace: list[str]) -> dict[str, Any]:
