@@ -326,20 +326,38 @@ def deploy_times(state: Path, rounds: int = 3) -> dict:
     }
 
 
-def orchestration(data_dir: Path) -> dict:
-    """Side by side on fresh state folders: the first run with IAM enforced and with --no-iam (their
-    difference is what enforcing IAM costs a whole run), then a second run on the IAM folder (a cached
-    deploy; `--schedule --force` retrains the same data), and the embedded AWS's start-up alone."""
+def orchestration(data_dir: Path, rounds: int) -> dict:
+    """Side by side on fresh state folders, `rounds` times in alternating order: the first run with IAM
+    enforced and with --no-iam (their difference is what enforcing IAM costs a whole run); then a
+    second run on an IAM folder (a cached deploy; `--schedule --force` retrains the same data); and
+    the embedded AWS's start-up alone. Each figure is the median over rounds."""
     with tempfile.TemporaryDirectory(prefix="stepwise-bench-run-") as scratch:
         work = Path(scratch)
-        results = {"deploy": deploy_times(work)}
-        results["first_run"] = timed_run(work / "iam", "--data", str(data_dir))
-        results["first_run_no_iam"] = timed_run(work / "no-iam", "--data", str(data_dir), "--no-iam")
-        results["second_run"] = timed_run(work / "iam", "--schedule", "--force")
+        results: dict = {"deploy": deploy_times(work)}
+        firsts: dict[str, list[dict]] = {"first_run": [], "first_run_no_iam": []}
+        seconds: list[dict] = []
+        for round_ in range(rounds):
+            order = ["first_run", "first_run_no_iam"]
+            for key in order if round_ % 2 == 0 else reversed(order):
+                extra = ["--no-iam"] if key == "first_run_no_iam" else []
+                firsts[key].append(timed_run(work / f"{key}-{round_}", "--data", str(data_dir), *extra))
+            seconds.append(timed_run(work / f"first_run-{round_}", "--schedule", "--force"))
+    for key, runs in firsts.items():
+        results[key] = median_run(runs)
+    results["second_run"] = median_run(seconds)
+    results["rounds"] = rounds
     results["iam_share_of_wall"] = (
         results["first_run"]["wall_s"] - results["first_run_no_iam"]["wall_s"]
     ) / results["first_run"]["wall_s"]
     return results
+
+
+def median_run(runs: list[dict]) -> dict:
+    """The run whose wall time is the median (the lower one of an even count), with every wall time."""
+    ordered = sorted(runs, key=lambda run: run["wall_s"])
+    chosen = dict(ordered[(len(ordered) - 1) // 2])
+    chosen["walls_s"] = [run["wall_s"] for run in runs]
+    return chosen
 
 
 def print_table(results: dict) -> None:
@@ -369,8 +387,10 @@ def print_runs(results: dict) -> None:
     )
     for key in ("first_run", "first_run_no_iam", "second_run"):
         run = results[key]
+        walls = ", ".join(f"{wall:.1f}" for wall in run["walls_s"])
+        print(f"{run['command']} (wall times {walls} s; the median run:)")
         print(
-            f"{run['command']}: wall {run['wall_s']:.1f} s; jobs {run['jobs_sum_s']:.1f} s (sum), "
+            f"  wall {run['wall_s']:.1f} s; jobs {run['jobs_sum_s']:.1f} s (sum), "
             f"{run['jobs_union_s']:.1f} s (union); overhead (wall - jobs) / jobs "
             f"{run['overhead_vs_sum']:.0%} of the sum, {run['overhead_vs_union']:.0%} of the union; "
             f"{run['outside_jobs_share']:.0%} of the wall time is outside any job"
@@ -381,7 +401,9 @@ def print_runs(results: dict) -> None:
         )
         for name, seconds in run["jobs"].items():
             print(f"    {name}: {seconds:.2f} s")
-    print(f"IAM enforcement: {results['iam_share_of_wall']:.1%} of the first run's wall time")
+    print(
+        f"IAM enforcement (median wall with IAM - without) / with: {results['iam_share_of_wall']:.1%} of the first run's wall time"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -389,6 +411,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, help="folder with claims.csv and customers.csv")
     parser.add_argument("--requests", type=int, default=300, help="max requests per case (default 300)")
     parser.add_argument("--seconds", type=float, default=20.0, help="time budget per case (default 20)")
+    parser.add_argument("--rounds", type=int, default=2, help="runs of each kind (default 2)")
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     parser.add_argument("--part", choices=["all", "endpoint", "run"], default="all", help="what to measure")
     args = parser.parse_args(argv)
@@ -406,7 +429,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.part in ("all", "endpoint"):
             results["endpoint"] = endpoint_latency(data_dir, args.requests, args.seconds)
         if args.part in ("all", "run"):
-            results["run"] = orchestration(data_dir)
+            results["run"] = orchestration(data_dir, args.rounds)
     if args.json:
         print(json.dumps(results, indent=2))
         return 0

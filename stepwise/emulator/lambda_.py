@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import builtins
 import contextlib
+import functools
 import hashlib
 import importlib.metadata
 import importlib.util
@@ -178,12 +179,20 @@ def requirement_closure(files: list[Path], nodeps_files: list[Path]) -> set[str]
     return seen
 
 
+@functools.cache
+def _installed_modules() -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """(top-level module, canonical names of the distributions that provide it) of this environment
+    (reading every distribution's file list takes a quarter of a second: once per process)."""
+    return tuple(
+        (module, tuple(_canonical(owner) for owner in owners))
+        for module, owners in importlib.metadata.packages_distributions().items()
+    )
+
+
 def _modules_of(distributions: set[str]) -> set[str]:
-    modules: set[str] = set()
-    for module, owners in importlib.metadata.packages_distributions().items():
-        if any(_canonical(owner) in distributions for owner in owners):
-            modules.add(module)
-    return modules
+    return {
+        module for module, owners in _installed_modules() if any(owner in distributions for owner in owners)
+    }
 
 
 def _top_level_names(folder: Path) -> set[str]:
