@@ -1013,3 +1013,15 @@ def restore_endpoint(account_id: str, region: str, request: dict) -> None:
         endpoint = _original(type(backend), "create_endpoint")(backend, name, config, request.get("Tags", []))
     if config in backend.endpoint_configs:
         set_endpoint_serving(backend, endpoint, config)
+
+
+# ------------------------------------------------------------------------------------------------
+# EventBridge's matcher, for code that decides without a rule (the template tests' sample events)
+# ------------------------------------------------------------------------------------------------
+def event_pattern_matches(pattern: dict[str, Any], event: dict[str, Any]) -> bool:
+    """Does `event` match the EventBridge `pattern`? moto's matcher, the one its EventBridge applies to
+    rules (prefix, suffix, wildcard, anything-but, exists, numeric, $or...). A pattern PutRule would
+    refuse raises moto's InvalidEventPatternException."""
+    from moto.events.models import EventPattern
+
+    return EventPattern.load(json.dumps(pattern)).matches_event(event)

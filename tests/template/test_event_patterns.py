@@ -10,7 +10,7 @@ import pytest
 from moto.events.exceptions import InvalidEventPatternException
 from template_support import REPO
 
-from stepwise.eventpattern import matches
+from stepwise.emulator.moto_seams import event_pattern_matches as matches
 
 
 def sample(name: str) -> dict[str, Any]:
