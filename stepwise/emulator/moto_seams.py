@@ -172,9 +172,12 @@ def install(aws: EmbeddedAWS) -> None:
     _install_sagemaker(moto)
 
 
-def uninstall() -> None:
-    """Give moto its own behaviour back."""
+def uninstall(aws: EmbeddedAWS | None = None) -> None:
+    """Give moto its own behaviour back. With `aws`: only if it is the owner (an embedded AWS that failed
+    to start because another one runs must leave that one's seams in place)."""
     global _OWNER
+    if aws is not None and _OWNER is not None and _OWNER is not aws:
+        return
     for (target, name), value in _ORIGINALS.items():
         setattr(target, name, value)
     for target, name in _ADDED:
