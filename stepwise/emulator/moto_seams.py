@@ -378,7 +378,9 @@ def _install_stepfunctions(moto: types.SimpleNamespace) -> None:
 
     # moto's CloudFormation creates AWS::StepFunctions::StateMachine in the plain Step Functions backend,
     # while the API (with execution on) answers from the interpreter's: point the first at the second
+    # (moto's API module imports the name: imported first, it keeps the plain backends after uninstall)
     from moto.stepfunctions import models as sfn_models
+    from moto.stepfunctions import responses as _sfn_responses  # noqa: F401
     from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
     _patch(sfn_models, "stepfunctions_backends", stepfunctions_parser_backends)

@@ -10,6 +10,8 @@ from __future__ import annotations
 import importlib.metadata
 import inspect
 import json
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -18,6 +20,7 @@ import pytest
 from stepwise.emulator import moto_seams
 
 ROLE = "arn:aws:iam::123456789012:role/seams"
+REPO = Path(__file__).resolve().parents[2]
 
 
 def test_moto_minor_version_is_the_one_the_seams_were_written_for() -> None:
@@ -203,6 +206,31 @@ def test_the_seams_route_every_integration_locally_and_uninstall_gives_moto_back
         "List",
     ]
     assert moto_seams.moto_parts().preprocessor.state_task_for is original_task_for
+
+
+def test_after_the_embedded_aws_closes_plain_moto_does_not_run_state_machines(tmp_path: Path) -> None:
+    """In a fresh process (moto's modules first imported while the seams are in place): a later
+    `mock_aws()` without execution on must leave executions RUNNING, as the function tests expect."""
+    code = f"""
+import json, time, boto3
+from moto import mock_aws
+from stepwise.emulator.aws import EmbeddedAWS
+DEFINITION = json.dumps({{"StartAt": "W", "States": {{"W": {{"Type": "Succeed"}}}}}})
+ROLE = {ROLE!r}
+with EmbeddedAWS({str(tmp_path / "state")!r}, with_stack=False) as aws:
+    aws.client("stepfunctions").create_state_machine(name="m", definition=DEFINITION, roleArn=ROLE)
+with mock_aws():
+    sfn = boto3.client("stepfunctions", region_name="us-east-1")
+    arn = sfn.create_state_machine(name="m", definition=DEFINITION, roleArn=ROLE)["stateMachineArn"]
+    execution = sfn.start_execution(stateMachineArn=arn, name="x")["executionArn"]
+    time.sleep(0.2)
+    print(sfn.describe_execution(executionArn=execution)["status"])
+"""
+    finished = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=120
+    )
+    assert finished.returncode == 0, finished.stderr
+    assert finished.stdout.split()[-1] == "RUNNING"
 
 
 def test_event_pattern_matches_with_moto_eventbridges_matcher() -> None:
