@@ -748,8 +748,9 @@ def _install_sagemaker(moto: types.SimpleNamespace) -> None:
     original_update_package = backend.update_model_package
 
     def update_model_package(self: Any, model_package_arn: str, *args: Any, **kwargs: Any) -> str:
-        """AWS adds the given CustomerMetadataProperties to the package's and keeps ApprovalDescription
-        unless given; moto 5.2 replaces both (an approval erased the lineage register_model wrote).
+        """AWS adds the given CustomerMetadataProperties to the package's and keeps ApprovalDescription and
+        ModelApprovalStatus unless given; moto 5.2 replaces them (an approval erased the lineage
+        register_model wrote; a metadata-only update, the approval status).
         SageMaker then sends a state change event when the approval status changed."""
         names = (
             "model_approval_status",
@@ -769,6 +770,8 @@ def _install_sagemaker(moto: types.SimpleNamespace) -> None:
             } or None
             if arguments.get("approval_description") is None:
                 arguments["approval_description"] = package.approval_description
+            if arguments.get("model_approval_status") is None:  # moto would erase it
+                arguments["model_approval_status"] = package.model_approval_status
         arn = original_update_package(self, model_package_arn, **arguments)
         status = arguments.get("model_approval_status")
         if status is not None and status != before:

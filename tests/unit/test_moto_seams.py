@@ -208,6 +208,59 @@ def test_the_seams_route_every_integration_locally_and_uninstall_gives_moto_back
     assert moto_seams.moto_parts().preprocessor.state_task_for is original_task_for
 
 
+def test_model_package_updates_merge_metadata_and_send_sagemakers_event(tmp_path: Path) -> None:
+    """UpdateModelPackage adds to CustomerMetadataProperties and keeps ApprovalDescription, as AWS does
+    (moto replaces both); an approval sends "SageMaker Model Package State Change" to EventBridge,
+    whose rule (the template's approval rule) starts the state machine with it."""
+    from stepwise.emulator.aws import EmbeddedAWS
+
+    with EmbeddedAWS(tmp_path / "state", with_stack=False, enforce_iam=False) as aws:
+        sfn, events, sagemaker = aws.client("stepfunctions"), aws.client("events"), aws.client("sagemaker")
+        machine = sfn.create_state_machine(
+            name="deploy",
+            definition=json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}),
+            roleArn=ROLE,
+        )["stateMachineArn"]
+        pattern = {
+            "source": ["aws.sagemaker"],
+            "detail-type": ["SageMaker Model Package State Change"],
+            "detail": {"ModelApprovalStatus": ["Approved"]},
+        }
+        events.put_rule(Name="approved", EventPattern=json.dumps(pattern), State="ENABLED")
+        events.put_targets(Rule="approved", Targets=[{"Id": "1", "Arn": machine, "RoleArn": ROLE}])
+        sagemaker.create_model_package_group(ModelPackageGroupName="fraud")
+        arn = sagemaker.create_model_package(
+            ModelPackageGroupName="fraud",
+            ModelApprovalStatus="PendingManualApproval",
+            InferenceSpecification={
+                "Containers": [{"Image": "xgboost:1.7-1", "ModelDataUrl": "s3://b/runs/r2/model.tar.gz"}],
+                "SupportedContentTypes": ["text/csv"],
+                "SupportedResponseMIMETypes": ["text/csv"],
+            },
+            CustomerMetadataProperties={"executionName": "r2", "fingerprint": "f0"},
+        )["ModelPackageArn"]
+        assert aws.started_executions == []  # a pending package matches no rule
+        sagemaker.update_model_package(
+            ModelPackageArn=arn, ModelApprovalStatus="Approved", ApprovalDescription="looks good"
+        )
+        sagemaker.update_model_package(
+            ModelPackageArn=arn, CustomerMetadataProperties={"deployedBy": "run-3"}
+        )
+        package = sagemaker.describe_model_package(ModelPackageName=arn)
+        (started,) = aws.started_executions
+        event = json.loads(aws.describe(started)["input"])
+
+    assert package["CustomerMetadataProperties"] == {
+        "executionName": "r2",
+        "fingerprint": "f0",
+        "deployedBy": "run-3",
+    }
+    assert (package["ModelApprovalStatus"], package["ApprovalDescription"]) == ("Approved", "looks good")
+    assert event["detail-type"] == "SageMaker Model Package State Change"
+    assert (event["detail"]["ModelPackageArn"], event["resources"]) == (arn, [arn])
+    assert started.split(":")[-1].startswith(event["id"] + "_")  # named as EventBridge names it
+
+
 def test_after_the_embedded_aws_closes_plain_moto_does_not_run_state_machines(tmp_path: Path) -> None:
     """In a fresh process (moto's modules first imported while the seams are in place): a later
     `mock_aws()` without execution on must leave executions RUNNING, as the function tests expect."""
