@@ -402,7 +402,8 @@ def print_runs(results: dict) -> None:
         for name, seconds in run["jobs"].items():
             print(f"    {name}: {seconds:.2f} s")
     print(
-        f"IAM enforcement (median wall with IAM - without) / with: {results['iam_share_of_wall']:.1%} of the first run's wall time"
+        "IAM enforcement, (median wall with IAM - without) / with: "
+        f"{results['iam_share_of_wall']:.1%} of the first run's wall time"
     )
 
 

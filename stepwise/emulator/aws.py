@@ -167,7 +167,7 @@ class EmbeddedAWS:
             self.lambdas.close()
         with contextlib.suppress(AttributeError):
             self.gate.uninstall()
-        moto_seams.uninstall()
+        moto_seams.uninstall(self)
         if self._mock is not None:
             self._mock.stop()
             self._mock = None

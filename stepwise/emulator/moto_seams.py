@@ -172,9 +172,12 @@ def install(aws: EmbeddedAWS) -> None:
     _install_sagemaker(moto)
 
 
-def uninstall() -> None:
-    """Give moto its own behaviour back."""
+def uninstall(aws: EmbeddedAWS | None = None) -> None:
+    """Give moto its own behaviour back. With `aws`: only if it is the owner (an embedded AWS that failed
+    to start because another one runs must leave that one's seams in place)."""
     global _OWNER
+    if aws is not None and _OWNER is not None and _OWNER is not aws:
+        return
     for (target, name), value in _ORIGINALS.items():
         setattr(target, name, value)
     for target, name in _ADDED:
@@ -375,7 +378,9 @@ def _install_stepfunctions(moto: types.SimpleNamespace) -> None:
 
     # moto's CloudFormation creates AWS::StepFunctions::StateMachine in the plain Step Functions backend,
     # while the API (with execution on) answers from the interpreter's: point the first at the second
+    # (moto's API module imports the name: imported first, it keeps the plain backends after uninstall)
     from moto.stepfunctions import models as sfn_models
+    from moto.stepfunctions import responses as _sfn_responses  # noqa: F401
     from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
     _patch(sfn_models, "stepfunctions_backends", stepfunctions_parser_backends)
@@ -743,8 +748,9 @@ def _install_sagemaker(moto: types.SimpleNamespace) -> None:
     original_update_package = backend.update_model_package
 
     def update_model_package(self: Any, model_package_arn: str, *args: Any, **kwargs: Any) -> str:
-        """AWS adds the given CustomerMetadataProperties to the package's and keeps ApprovalDescription
-        unless given; moto 5.2 replaces both (an approval erased the lineage register_model wrote).
+        """AWS adds the given CustomerMetadataProperties to the package's and keeps ApprovalDescription and
+        ModelApprovalStatus unless given; moto 5.2 replaces them (an approval erased the lineage
+        register_model wrote; a metadata-only update, the approval status).
         SageMaker then sends a state change event when the approval status changed."""
         names = (
             "model_approval_status",
@@ -764,6 +770,8 @@ def _install_sagemaker(moto: types.SimpleNamespace) -> None:
             } or None
             if arguments.get("approval_description") is None:
                 arguments["approval_description"] = package.approval_description
+            if arguments.get("model_approval_status") is None:  # moto would erase it
+                arguments["model_approval_status"] = package.model_approval_status
         arn = original_update_package(self, model_package_arn, **arguments)
         status = arguments.get("model_approval_status")
         if status is not None and status != before:
@@ -1015,10 +1023,13 @@ def restore_endpoint(account_id: str, region: str, request: dict) -> None:
         set_endpoint_serving(backend, endpoint, config)
 
 
-def event_pattern_matches(pattern: dict, event: dict) -> bool:
-    """Does an EventBridge event pattern match `event`? moto's EventBridge matcher (prefix, suffix,
-    wildcard, anything-but, exists, numeric, $or...); a pattern PutRule would refuse raises moto's
-    InvalidEventPatternException."""
+# ------------------------------------------------------------------------------------------------
+# EventBridge's matcher, for code that decides without a rule (the template tests' sample events)
+# ------------------------------------------------------------------------------------------------
+def event_pattern_matches(pattern: dict[str, Any], event: dict[str, Any]) -> bool:
+    """Does `event` match the EventBridge `pattern`? moto's matcher, the one its EventBridge applies to
+    rules (prefix, suffix, wildcard, anything-but, exists, numeric, $or...). A pattern PutRule would
+    refuse raises moto's InvalidEventPatternException."""
     from moto.events.models import EventPattern
 
     return EventPattern.load(json.dumps(pattern)).matches_event(event)

@@ -1265,9 +1265,21 @@ def _lambda_invoke(params: dict) -> Iterator[Violation]:
         )
 
 
+_INVOKE_ENDPOINT_BODY_LIMIT = 6_291_456
+
+
+def _sagemaker_invoke_endpoint(params: dict) -> Iterator[Violation]:
+    """SageMaker's front door answers a body over 6 MB with 413 and no error code (boto3 reports the
+    status as the code), not the model's ValidationError (stepwise/emulator/sagemaker/runtime.py)."""
+    body = params.get("Body")
+    if isinstance(body, (bytes, bytearray, str)) and _size(body) > _INVOKE_ENDPOINT_BODY_LIMIT:
+        yield _rule("413", f"HTTP content length exceeded {_INVOKE_ENDPOINT_BODY_LIMIT} bytes.", status=413)
+
+
 # Rules that run before the model is checked (a size limit at the front door)
 _EARLY_RULES: dict[tuple[str, str], list[Rule]] = {
     ("lambda", "Invoke"): [_lambda_invoke],
+    ("sagemaker-runtime", "InvokeEndpoint"): [_sagemaker_invoke_endpoint],
 }
 
 

@@ -1,5 +1,6 @@
-"""The local engine on small ASL definitions: .sync handlers, in-process Lambda with Retry/Catch,
-Wait and Retry scaling, cancellation, and the start-time check for Tasks without a local handler."""
+"""The embedded Step Functions on small ASL definitions: local .sync handlers, Lambda functions run by
+the function runner with Retry/Catch, Wait and Retry scaling, cancellation, and the start-time check for
+Tasks local mode cannot run."""
 
 from __future__ import annotations
 
@@ -10,10 +11,18 @@ import time
 from pathlib import Path
 
 import pytest
-from asl_support import entered_states, task_failures
+from asl_support import ROLE, entered_states, task_failures
+
+from stepwise.emulator import moto_seams
+from stepwise.emulator.stepfunctions import (
+    MIN_SCALED_WAIT_SECONDS,
+    Cancelled,
+    MissingHandlerError,
+    TaskFailed,
+    scaled_seconds,
+)
 
 PROCESSING = "arn:aws:states:::sagemaker:createProcessingJob.sync"
-ROLE = "arn:aws:iam::123456789012:role/stepwise-test"
 JOB_NAME = "States.Format('{}-preprocess-{}', $$.Execution.Name, $$.State.RetryCount)"
 NOTIFY = {
     "Type": "Task",
@@ -26,7 +35,7 @@ NOTIFY = {
 }
 
 
-def _lambda_machine(retry: list[dict]) -> dict:
+def _lambda_machine(retry: list[dict], function: str = "gate") -> dict:
     return {
         "StartAt": "Gate",
         "States": {
@@ -34,7 +43,7 @@ def _lambda_machine(retry: list[dict]) -> dict:
                 "Type": "Task",
                 "Resource": "arn:aws:states:::lambda:invoke",
                 "Parameters": {
-                    "FunctionName": "arn:aws:lambda:us-east-1:123456789012:function:gate",
+                    "FunctionName": f"arn:aws:lambda:us-east-1:123456789012:function:{function}",
                     "Payload.$": "$",
                 },
                 "Retry": retry,
@@ -50,48 +59,82 @@ def _lambda_machine(retry: list[dict]) -> dict:
     }
 
 
-class FlakyGate:
-    """A Lambda handler that raises `errors` first, then answers."""
+# A function that raises the errors named in $ERRORS (one per invocation, in order), then answers. Module
+# state survives between invocations as in a warm Lambda container.
+FLAKY_GATE = """
+import json
+import os
 
-    def __init__(self, *errors: Exception) -> None:
-        self.errors = list(errors)
-        self.calls = 0
-
-    def __call__(self, event: dict, context) -> dict:
-        self.calls += 1
-        if self.errors:
-            raise self.errors.pop(0)
-        return {"passed": True, "attempt": self.calls}
+CALLS = []
 
 
 class ThrottledError(Exception):
     pass
 
 
+def handler(event, context):
+    CALLS.append(event)
+    errors = json.loads(os.environ["ERRORS"])
+    if len(CALLS) <= len(errors):
+        name, message = errors[len(CALLS) - 1]
+        raise {"ThrottledError": ThrottledError, "ValueError": ValueError}[name](message)
+    return {"passed": True, "attempt": len(CALLS), "function": context.function_name}
+"""
+
+
+def _flaky_gate(local_sfn, *errors: tuple[str, str]) -> None:
+    local_sfn.deploy_function("gate", FLAKY_GATE, {"ERRORS": json.dumps(errors)})
+
+
 def test_lambda_error_type_is_the_asl_error_and_retry_recovers(local_sfn) -> None:
-    gate = FlakyGate(ThrottledError("slow down"), ThrottledError("slow down"))
-    local_sfn.engine.register_lambda("gate", gate)
+    _flaky_gate(local_sfn, ("ThrottledError", "slow down"), ("ThrottledError", "slow down"))
     machine = _lambda_machine([{"ErrorEquals": ["ThrottledError"], "IntervalSeconds": 30, "MaxAttempts": 3}])
     started = time.monotonic()
     described, events = local_sfn.run(machine, {"x": 1})
     assert described["status"] == "SUCCEEDED"
-    assert local_sfn.output(described) == {"passed": True, "attempt": 3}
+    assert local_sfn.output(described) == {"passed": True, "attempt": 3, "function": "gate"}
     assert [f["error"] for f in task_failures(events)] == ["ThrottledError", "ThrottledError"]
     assert time.monotonic() - started < 20, "two 30 s retry intervals should be scaled to 0 locally"
+    assert local_sfn.invocations("gate") == 3
 
 
 def test_lambda_that_keeps_raising_is_caught_and_notification_runs(local_sfn) -> None:
     local_sfn.client("sns").create_topic(Name="alerts")
-    gate = FlakyGate(*[ValueError("metric file missing")] * 5)
-    local_sfn.engine.register_lambda("gate", gate)
+    _flaky_gate(local_sfn, *[("ValueError", "metric file missing")] * 5)
     machine = _lambda_machine([{"ErrorEquals": ["ThrottledError"], "MaxAttempts": 3}])  # not this error
     described, events = local_sfn.run(machine)
     assert described["status"] == "FAILED"
     assert entered_states(events) == ["Gate", "NotifyFailure", "PipelineFailed"]
-    assert gate.calls == 1
+    assert local_sfn.invocations("gate") == 1
     failure = task_failures(events)[0]
     assert failure["error"] == "ValueError"
-    assert json.loads(failure["cause"])["errorMessage"] == "metric file missing"
+    cause = json.loads(failure["cause"])  # Lambda's unhandled-error payload
+    assert (cause["errorType"], cause["errorMessage"]) == ("ValueError", "metric file missing")
+    assert any("raise" in line for line in cause["stackTrace"])
+    # the function's own log says what happened, as in CloudWatch Logs
+    messages = [message for *_, message in local_sfn.aws.store.log_events(log_group="/aws/lambda/gate")]
+    assert "[ERROR] ValueError: metric file missing" in messages
+
+
+def test_a_function_importing_what_its_package_lacks_fails_at_init_as_on_lambda(local_sfn) -> None:
+    local_sfn.client("sns").create_topic(Name="alerts")
+    local_sfn.deploy_function("gate", "import xgboost\n\n\ndef handler(event, context):\n    return {}\n")
+    described, events = local_sfn.run(_lambda_machine([]))
+    assert entered_states(events) == ["Gate", "NotifyFailure", "PipelineFailed"]
+    failure = task_failures(events)[0]
+    assert failure["error"] == "Runtime.ImportModuleError"
+    assert json.loads(failure["cause"])["errorMessage"] == (
+        "Unable to import module 'app': No module named 'xgboost'"
+    )
+
+
+def test_a_function_that_does_not_exist_fails_the_task_with_lambdas_error(local_sfn) -> None:
+    local_sfn.client("sns").create_topic(Name="alerts")
+    described, events = local_sfn.run(_lambda_machine([], function="nowhere"))
+    assert entered_states(events) == ["Gate", "NotifyFailure", "PipelineFailed"]
+    failure = task_failures(events)[0]
+    assert failure["error"] == "Lambda.ResourceNotFoundException"
+    assert failure["cause"].startswith("Function not found: arn:aws:lambda:us-east-1:123456789012:function:")
 
 
 def _job_machine() -> dict:
@@ -117,8 +160,6 @@ def _job_machine() -> dict:
 
 
 def test_sync_handler_result_is_the_task_result_and_job_names_carry_the_retry_count(local_sfn) -> None:
-    from stepwise.local.engine import TaskFailed
-
     names = []
 
     def job(request: dict, ctx) -> dict:
@@ -127,7 +168,7 @@ def test_sync_handler_result_is_the_task_result_and_job_names_carry_the_retry_co
             raise TaskFailed("Transient", "try again")
         return {"ProcessingJobName": request["ProcessingJobName"], "ProcessingJobStatus": "Completed"}
 
-    local_sfn.engine.register_service("sagemaker:createProcessingJob.sync", job)
+    local_sfn.engine.register("sagemaker:createProcessingJob.sync", job)
     described, _ = local_sfn.run(_job_machine())
     assert described["status"] == "SUCCEEDED"
     run = described["name"]
@@ -136,8 +177,6 @@ def test_sync_handler_result_is_the_task_result_and_job_names_carry_the_retry_co
 
 
 def test_failed_sync_job_is_states_task_failed_with_its_reason(local_sfn) -> None:
-    from stepwise.local.engine import TaskFailed
-
     local_sfn.client("sns").create_topic(Name="alerts")
 
     def job(request: dict, ctx) -> dict:
@@ -147,7 +186,7 @@ def test_failed_sync_job_is_states_task_failed_with_its_reason(local_sfn) -> Non
         }
         raise TaskFailed("States.TaskFailed", json.dumps(described))
 
-    local_sfn.engine.register_service("sagemaker:createProcessingJob.sync", job)
+    local_sfn.engine.register("sagemaker:createProcessingJob.sync", job)
     described, events = local_sfn.run(_job_machine())
     assert described["status"] == "FAILED"
     assert entered_states(events) == ["Preprocess", "NotifyFailure", "PipelineFailed"]
@@ -161,24 +200,28 @@ def test_handler_bug_fails_the_task_instead_of_hanging(local_sfn) -> None:
     def job(request: dict, ctx) -> dict:
         raise KeyError("ProcessingInputs")
 
-    local_sfn.engine.register_service("sagemaker:createProcessingJob.sync", job)
+    local_sfn.engine.register("sagemaker:createProcessingJob.sync", job)
     local_sfn.client("sns").create_topic(Name="alerts")
     described, events = local_sfn.run(_job_machine())
     assert described["status"] == "FAILED"
-    assert "KeyError" in json.loads(task_failures(events)[0]["cause"])["FailureReason"]
+    failure = task_failures(events)[0]
+    assert failure["error"] == "States.TaskFailed"
+    assert json.loads(failure["cause"])["FailureReason"] == "KeyError: 'ProcessingInputs'"
 
 
 def test_stop_execution_kills_the_running_job_process(local_sfn, tmp_path: Path) -> None:
-    from stepwise.local.engine import run_job_process
-
     pid_file = tmp_path / "pid"
     script = f"import os, time; open({str(pid_file)!r}, 'w').write(str(os.getpid())); time.sleep(120)"
+    outcomes = []
 
     def job(request: dict, ctx) -> dict:
-        run_job_process([sys.executable, "-c", script], ctx, log_path=tmp_path / "job.log")
-        return {"ProcessingJobStatus": "Completed"}
+        outcome, _ = local_sfn.aws.supervisor.run(
+            [sys.executable, "-c", script], log_path=tmp_path / "job.log", cancelled=ctx.is_cancelled
+        )
+        outcomes.append(outcome)
+        raise Cancelled(outcome)
 
-    local_sfn.engine.register_service("sagemaker:createProcessingJob.sync", job)
+    local_sfn.engine.register("sagemaker:createProcessingJob.sync", job)
     arn = local_sfn.start(_job_machine())
     deadline = time.monotonic() + 20
     while not pid_file.exists() and time.monotonic() < deadline:
@@ -190,6 +233,7 @@ def test_stop_execution_kills_the_running_job_process(local_sfn, tmp_path: Path)
     while _alive(pid) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not _alive(pid), "the job's process survived StopExecution"
+    assert outcomes == ["stopped"]
 
 
 def _alive(pid: int) -> bool:
@@ -209,8 +253,6 @@ def test_wait_state_is_scaled(local_sfn) -> None:
 
 
 def test_scaled_waits_keep_fractions_and_a_floor() -> None:
-    from stepwise.local.engine import MIN_SCALED_WAIT_SECONDS, scaled_seconds
-
     assert scaled_seconds(30, 1 / 120) == 0.25  # the endpoint poll, not rounded to whole seconds
     assert scaled_seconds(600, 1 / 120) == 5.0
     assert scaled_seconds(1, 1 / 120) == MIN_SCALED_WAIT_SECONDS  # a poll loop still gives time
@@ -218,7 +260,7 @@ def test_scaled_waits_keep_fractions_and_a_floor() -> None:
 
 
 def test_scaled_wait_lasts_its_fraction_of_a_second(local_sfn) -> None:
-    local_sfn.engine.wait_scale = 1 / 100  # 60 s -> 0.6 s
+    local_sfn.aws.clock.wait_scale = 1 / 100  # 60 s -> 0.6 s
     machine = {"StartAt": "Wait", "States": {"Wait": {"Type": "Wait", "Seconds": 60, "End": True}}}
     described, events = local_sfn.run(machine, timeout=20)
     assert described["status"] == "SUCCEEDED"
@@ -227,25 +269,35 @@ def test_scaled_wait_lasts_its_fraction_of_a_second(local_sfn) -> None:
     assert (exited - entered).total_seconds() >= 0.55
 
 
-def test_stop_execution_ends_a_scaled_wait(local_sfn) -> None:
-    local_sfn.engine.wait_scale = 1 / 10  # 600 s -> 60 s: far longer than this test waits
+def _start_long_wait(local_sfn) -> str:
+    """Start a 600 s Wait scaled to 60 s (far longer than a test waits); return once it is entered."""
+    local_sfn.aws.clock.wait_scale = 1 / 10
     machine = {"StartAt": "Wait", "States": {"Wait": {"Type": "Wait", "Seconds": 600, "End": True}}}
     arn = local_sfn.start(machine)
-    sfn = local_sfn.client("stepfunctions")
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
-        history = sfn.get_execution_history(executionArn=arn)["events"]
-        if any(e["type"] == "WaitStateEntered" for e in history):
-            break
+        if any(e["type"] == "WaitStateEntered" for e in local_sfn.aws.history(arn)):
+            return arn
         time.sleep(0.05)
-    sfn.stop_execution(executionArn=arn, error="Interrupted", cause="Ctrl-C")
+    raise AssertionError("the Wait state was not entered")
+
+
+def test_stop_execution_ends_a_scaled_wait(local_sfn) -> None:
+    arn = _start_long_wait(local_sfn)
+    local_sfn.client("stepfunctions").stop_execution(executionArn=arn, error="Interrupted", cause="Ctrl-C")
     assert local_sfn.wait(arn, timeout=10)["status"] == "ABORTED"
 
 
-def test_missing_handlers_are_named_at_start(local_sfn) -> None:
-    from stepwise.local.engine import MissingHandlerError
+def test_a_change_the_embedded_aws_signals_ends_a_wait_at_once(local_sfn) -> None:
+    """An endpoint leaving Creating ticks the clock: a DescribeEndpoint poll loop's Wait ends then."""
+    arn = _start_long_wait(local_sfn)
+    started = time.monotonic()
+    local_sfn.aws.clock.tick()
+    assert local_sfn.wait(arn, timeout=10)["status"] == "SUCCEEDED"
+    assert time.monotonic() - started < 5
 
-    local_sfn.engine.register_lambda("gate", FlakyGate())
+
+def test_tasks_local_mode_cannot_run_are_named_at_start(local_sfn) -> None:
     machine = {
         "StartAt": "Checks",
         "States": {
@@ -265,7 +317,7 @@ def test_missing_handlers_are_named_at_start(local_sfn) -> None:
                     {
                         "StartAt": "Register",
                         "States": {
-                            "Register": {
+                            "Register": {  # a Lambda Task is the function runner's: never listed
                                 "Type": "Task",
                                 "Resource": "arn:aws:states:::lambda:invoke",
                                 "Parameters": {"FunctionName": "register_model"},
@@ -274,34 +326,40 @@ def test_missing_handlers_are_named_at_start(local_sfn) -> None:
                         },
                     },
                 ],
-                "Next": "Gate",
+                "Next": "Label",
             },
-            "Gate": {
+            "Label": {
                 "Type": "Task",
-                "Resource": "arn:aws:lambda:us-east-1:123456789012:function:gate",
+                "Resource": "arn:aws:states:::sagemaker:createLabelingJob",
                 "Next": "CreateModel",
             },
-            "CreateModel": {
+            "CreateModel": {  # moto's SageMaker implements it
                 "Type": "Task",
                 "Resource": "arn:aws:states:::sagemaker:createModel",
+                "Next": "Train",
+            },
+            "Train": {  # the embedded AWS's own .sync handler
+                "Type": "Task",
+                "Resource": "arn:aws:states:::sagemaker:createTrainingJob.sync",
                 "End": True,
             },
         },
     }
-    missing = local_sfn.engine.missing_handlers(machine)
+    missing = local_sfn.engine.missing_handlers(machine, moto_seams.sagemaker_implements)
     assert missing == [
         "Transform: arn:aws:states:::sagemaker:createTransformJob.sync "
         "(no local handler registered for 'sagemaker:createTransformJob.sync')",
-        "Register: arn:aws:states:::lambda:invoke (no local Lambda function 'register_model' (known: gate))",
+        "Label: arn:aws:states:::sagemaker:createLabelingJob "
+        "(moto's SageMaker does not implement createLabelingJob)",
     ]
-    with pytest.raises(MissingHandlerError, match="Transform.*\n.*Register"):
-        local_sfn.engine.check_definition(machine)
+    with pytest.raises(MissingHandlerError, match="Transform.*\n.*Label"):
+        local_sfn.start(machine)
 
 
 def test_concurrent_executions_of_one_definition_keep_their_own_data(local_sfn) -> None:
     """The engine parses a definition once; executions running it at the same time still each see only
     their own input, Wait and Parallel branches included."""
-    local_sfn.engine.wait_scale = 1 / 100  # 30 s -> 0.3 s: the executions overlap
+    local_sfn.aws.clock.wait_scale = 1 / 100  # 30 s -> 0.3 s: the executions overlap
     machine = {
         "StartAt": "Both",
         "States": {

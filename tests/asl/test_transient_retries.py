@@ -1,6 +1,6 @@
-"""The committed definition's SageMaker error handling, run on the local engine: a throttled or failed-
-for-capacity job starts again under a new name; a rejected request (validation, access denied, quota)
-fails the run at once with AWS's cause.
+"""The committed definition's SageMaker error handling, run on the embedded Step Functions: a throttled
+or failed-for-capacity job starts again under a new name; a rejected request (validation, access denied,
+quota) fails the run at once with AWS's cause.
 
 The states are the real ones of statemachine/pipeline.asl.json (Preprocess, its Transient?/Backoff/Wait
 states, PreprocessFailed, NotifyFailure, PipelineFailed); Preprocess's handler is planted to fail the way
@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 from asl_support import entered_states
+
+from stepwise.emulator.stepfunctions import TaskFailed
 
 REPO = Path(__file__).resolve().parents[2]
 TOPIC = "stepwise-failures"
@@ -40,8 +42,6 @@ def preprocess_only(topic_arn: str) -> dict:
 @pytest.fixture
 def planted(local_sfn):
     """Preprocess's handler: raises the queued errors one by one, then succeeds; records job names."""
-    from stepwise.local.engine import TaskFailed
-
     errors: list[tuple[str, str]] = []
     names: list[str] = []
 
@@ -56,7 +56,7 @@ def planted(local_sfn):
             "ProcessingOutputConfig": {"Outputs": outputs},
         }
 
-    local_sfn.engine.register_service("sagemaker:createProcessingJob.sync", handler)
+    local_sfn.engine.register("sagemaker:createProcessingJob.sync", handler)
     topic = local_sfn.client("sns").create_topic(Name=TOPIC)["TopicArn"]
     return local_sfn, errors, names, preprocess_only(topic)
 

@@ -1,15 +1,16 @@
-"""Local SageMaker endpoints: moto's endpoint APIs backed by real model servers on 127.0.0.1."""
+"""SageMaker endpoints of the embedded AWS (stepwise/emulator/sagemaker/endpoints.py): the emulated
+SageMaker's endpoint calls backed by real model servers on 127.0.0.1."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
 from pathlib import Path
 
-import boto3
 import numpy as np
 import pytest
 import xgboost as xgb
 from botocore.exceptions import ClientError
-from moto import mock_aws
 from xgb_models import (
     BUCKET,
     IMAGE,
@@ -20,8 +21,6 @@ from xgb_models import (
     train_booster,
     wait_while,
 )
-
-from stepwise.local import endpoints
 
 
 @pytest.fixture(scope="module")
@@ -35,25 +34,34 @@ def state_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def aws(state_dir: Path):
-    """One embedded AWS with the hooks for the module; each test uses endpoints of its own names."""
-    with mock_aws():
-        endpoints.install_endpoint_hooks(state_dir)
-        boto3.client("s3").create_bucket(Bucket=BUCKET)
-        try:
-            yield boto3.client("sagemaker"), boto3.client("sagemaker-runtime")
-        finally:
-            endpoints.uninstall_endpoint_hooks()
+def aws(state_dir: Path) -> Iterator:
+    """One bare embedded AWS for the module; each test uses endpoints of its own names."""
+    from stepwise.emulator.aws import EmbeddedAWS
+
+    with EmbeddedAWS(state_dir, with_stack=False, enforce_iam=False) as embedded:
+        embedded.client("s3").create_bucket(Bucket=BUCKET)
+        yield embedded
 
 
 @pytest.fixture(scope="module")
-def fraud(aws, boosters) -> dict:
+def clients(aws) -> tuple:
+    return aws.client("sagemaker"), aws.client("sagemaker-runtime")
+
+
+@pytest.fixture(scope="module")
+def fraud(clients, boosters) -> dict:
     """Endpoint `fraud` serving boosters[0], created once: its first DescribeEndpoint and its final one."""
-    sagemaker, _ = aws
+    sagemaker, _ = clients
     config = deploy_config(sagemaker, "model-v1", model_tar_gz(boosters[0]))
     sagemaker.create_endpoint(EndpointName="fraud", EndpointConfigName=config)
     first = sagemaker.describe_endpoint(EndpointName="fraud")
     return {"config": config, "first": first, "final": wait_while(sagemaker, "fraud", "Creating")}
+
+
+def port_of(aws, endpoint: str) -> int | None:
+    """The loopback port of the model server behind `endpoint`, None when none runs."""
+    server = aws.endpoints.servers.get(endpoint)
+    return server.port if server is not None else None
 
 
 def predictions(runtime, endpoint: str, rows: np.ndarray) -> np.ndarray:
@@ -66,13 +74,14 @@ def expected(booster: xgb.Booster, rows: np.ndarray) -> np.ndarray:
     return booster.predict(xgb.DMatrix(rows))
 
 
-def test_create_reports_creating_then_in_service_and_serves_real_predictions(aws, boosters, fraud) -> None:
-    _, runtime = aws
+def test_create_reports_creating_then_in_service_and_serves_real_predictions(
+    aws, clients, boosters, fraud
+) -> None:
+    _, runtime = clients
     assert fraud["first"]["EndpointStatus"] == "Creating"
     assert fraud["final"]["EndpointStatus"] == "InService"
     assert fraud["final"]["EndpointConfigName"] == fraud["config"]
-    port = endpoints.endpoint_port("fraud")
-    assert port is not None
+    assert port_of(aws, "fraud") is not None
 
     rows = sample_rows(20)
     np.testing.assert_array_equal(predictions(runtime, "fraud", rows), expected(boosters[0], rows))
@@ -89,39 +98,30 @@ def test_create_reports_creating_then_in_service_and_serves_real_predictions(aws
         runtime.invoke_endpoint(EndpointName="missing", ContentType="text/csv", Body=to_csv(rows))
 
 
-def test_gateway_answers_a_boto3_client_pointed_at_loopback(boosters, fraud) -> None:
-    assert fraud["final"]["EndpointStatus"] == "InService"
-    server, port = endpoints.serve_gateway()
-    try:
-        # boto3 goes to the gateway over real HTTP (moto only intercepts AWS hostnames)
-        client = boto3.client("sagemaker-runtime", endpoint_url=f"http://127.0.0.1:{port}")
-        rows = sample_rows(7, seed=3)
-        np.testing.assert_array_equal(predictions(client, "fraud", rows), expected(boosters[0], rows))
-
-        response = client.invoke_endpoint(
-            EndpointName="fraud", ContentType="text/csv", Accept="application/json", Body=to_csv(rows)
-        )
-        assert response["ContentType"] == "application/json"
-        assert response["InvokedProductionVariant"] == "AllTraffic"
-
-        with pytest.raises(ClientError) as caught:
-            client.invoke_endpoint(EndpointName="fraud", ContentType="application/json", Body=b"{}")
-        assert caught.value.response["Error"]["Code"] == "ModelError"
-        assert caught.value.response["OriginalStatusCode"] == 415
-        with pytest.raises(ClientError) as caught:
-            client.invoke_endpoint(EndpointName="other", ContentType="text/csv", Body=to_csv(rows))
-        assert caught.value.response["Error"]["Code"] == "ValidationError"
-    finally:
-        server.shutdown()
-        server.server_close()
+def test_invoke_answers_json_when_asked_names_the_variant_and_passes_the_models_415(
+    clients, boosters, fraud
+) -> None:
+    _, runtime = clients
+    rows = sample_rows(7, seed=3)
+    response = runtime.invoke_endpoint(
+        EndpointName="fraud", ContentType="text/csv", Accept="application/json", Body=to_csv(rows)
+    )
+    assert response["ContentType"] == "application/json"
+    assert response["InvokedProductionVariant"] == "AllTraffic"
+    scores = json.loads(response["Body"].read())  # a JSON list, one score per row
+    np.testing.assert_array_equal(np.array(scores, dtype=np.float32), expected(boosters[0], rows))
+    with pytest.raises(ClientError) as caught:
+        runtime.invoke_endpoint(EndpointName="fraud", ContentType="application/json", Body=b"{}")
+    assert caught.value.response["Error"]["Code"] == "ModelError"
+    assert caught.value.response["OriginalStatusCode"] == 415
 
 
-def test_update_swaps_only_after_ping_and_a_broken_update_rolls_back(aws, boosters) -> None:
-    sagemaker, runtime = aws
+def test_update_swaps_only_after_ping_and_a_broken_update_rolls_back(aws, clients, boosters) -> None:
+    sagemaker, runtime = clients
     v1 = deploy_config(sagemaker, "update-v1", model_tar_gz(boosters[0]))
     sagemaker.create_endpoint(EndpointName="fraud-update", EndpointConfigName=v1)
     assert wait_while(sagemaker, "fraud-update", "Creating")["EndpointStatus"] == "InService"
-    old_port = endpoints.endpoint_port("fraud-update")
+    old_port = port_of(aws, "fraud-update")
     rows = sample_rows(10, seed=4)
 
     v2 = deploy_config(sagemaker, "update-v2", model_tar_gz(boosters[1]))
@@ -137,23 +137,24 @@ def test_update_swaps_only_after_ping_and_a_broken_update_rolls_back(aws, booste
 
     updated = wait_while(sagemaker, "fraud-update", "Updating")
     assert updated["EndpointStatus"] == "InService" and updated["EndpointConfigName"] == v2
-    assert endpoints.endpoint_port("fraud-update") != old_port
+    assert "PendingDeploymentSummary" not in updated
+    assert port_of(aws, "fraud-update") != old_port
     np.testing.assert_array_equal(predictions(runtime, "fraud-update", rows), expected(boosters[1], rows))
 
     broken = deploy_config(sagemaker, "update-v3", model_tar_gz(content=b"not a model"))
-    serving_port = endpoints.endpoint_port("fraud-update")
+    serving_port = port_of(aws, "fraud-update")
     sagemaker.update_endpoint(EndpointName="fraud-update", EndpointConfigName=broken)
     rolled_back = wait_while(sagemaker, "fraud-update", "Updating")
     assert rolled_back["EndpointStatus"] == "InService"
     assert rolled_back["EndpointConfigName"] == v2
     assert "rolled back" in rolled_back["FailureReason"]
     assert "is not a model XGBoost can load" in rolled_back["FailureReason"]
-    assert endpoints.endpoint_port("fraud-update") == serving_port
+    assert port_of(aws, "fraud-update") == serving_port
     np.testing.assert_array_equal(predictions(runtime, "fraud-update", rows), expected(boosters[1], rows))
 
 
-def test_broken_artifact_on_create_fails_with_the_reason(aws) -> None:
-    sagemaker, runtime = aws
+def test_broken_artifact_on_create_fails_with_the_reason(aws, clients) -> None:
+    sagemaker, runtime = clients
     sagemaker.create_endpoint(
         EndpointName="fraud-broken",
         EndpointConfigName=deploy_config(sagemaker, "bad", model_tar_gz(content=b"junk")),
@@ -162,11 +163,13 @@ def test_broken_artifact_on_create_fails_with_the_reason(aws) -> None:
     assert description["EndpointStatus"] == "Failed"
     assert "failed to start" in description["FailureReason"]
     assert "is not a model XGBoost can load" in description["FailureReason"]
-    assert endpoints.endpoint_port("fraud-broken") is None
+    assert port_of(aws, "fraud-broken") is None
     with pytest.raises(ClientError, match="Failed, not InService"):
         runtime.invoke_endpoint(EndpointName="fraud-broken", ContentType="text/csv", Body=b"1,2,3,4,5,6\n")
     with pytest.raises(ClientError, match="Cannot update failed endpoint"):
         sagemaker.update_endpoint(EndpointName="fraud-broken", EndpointConfigName="bad-config")
+    with pytest.raises(ClientError, match="Cannot create already existing endpoint"):
+        sagemaker.create_endpoint(EndpointName="fraud-broken", EndpointConfigName="bad-config")
 
     # a ModelDataUrl with nothing behind it fails the same way
     sagemaker.create_model(
@@ -191,12 +194,12 @@ def test_broken_artifact_on_create_fails_with_the_reason(aws) -> None:
     assert "could not download model data" in description["FailureReason"]
 
 
-def test_a_server_that_dies_makes_the_endpoint_failed(aws, boosters) -> None:
-    sagemaker, runtime = aws
+def test_a_server_that_dies_makes_the_endpoint_failed(aws, clients, boosters) -> None:
+    sagemaker, runtime = clients
     config = deploy_config(sagemaker, "crash-v1", model_tar_gz(boosters[0]))
     sagemaker.create_endpoint(EndpointName="fraud-crash", EndpointConfigName=config)
     assert wait_while(sagemaker, "fraud-crash", "Creating")["EndpointStatus"] == "InService"
-    server = endpoints.running_endpoints()["fraud-crash"]
+    server = aws.endpoints.servers["fraud-crash"]
     server.process.kill()
     server.process.wait(timeout=10)
 
@@ -209,63 +212,38 @@ def test_a_server_that_dies_makes_the_endpoint_failed(aws, boosters) -> None:
         )
 
 
-def test_delete_stops_the_process_and_the_record_tracks_what_is_deployed(aws, boosters, state_dir) -> None:
-    sagemaker, _ = aws
+def test_delete_stops_the_process_and_the_record_tracks_what_is_deployed(
+    aws, clients, boosters, state_dir
+) -> None:
+    sagemaker, _ = clients
     sagemaker.create_endpoint(
         EndpointName="fraud-delete",
         EndpointConfigName=deploy_config(sagemaker, "delete-v1", model_tar_gz(boosters[0])),
     )
     assert wait_while(sagemaker, "fraud-delete", "Creating")["EndpointStatus"] == "InService"
-    server = endpoints.running_endpoints()["fraud-delete"]
-    record = endpoints.deployed_endpoints(state_dir)["fraud-delete"]
+    server = aws.endpoints.servers["fraud-delete"]
+    record = aws.store.get("deployed-endpoints")["fraud-delete"]
     assert record["EndpointConfigName"] == "delete-v1-config"
-    assert (state_dir / record["ModelDir"] / "xgboost-model").is_file()
+    model_dir = state_dir / "endpoints" / record["ModelDir"]
+    assert (model_dir / "xgboost-model").is_file()
 
     sagemaker.delete_endpoint(EndpointName="fraud-delete")
     assert server.process.poll() is not None
-    assert endpoints.endpoint_port("fraud-delete") is None
-    assert "fraud-delete" not in endpoints.deployed_endpoints(state_dir)
+    assert port_of(aws, "fraud-delete") is None
+    assert "fraud-delete" not in aws.store.get("deployed-endpoints")
+    assert not model_dir.exists()
     with pytest.raises(ClientError, match="Could not find endpoint"):
         sagemaker.describe_endpoint(EndpointName="fraud-delete")
 
 
-def test_recorded_endpoints_start_again_from_the_state_dir(aws, boosters, fraud, state_dir) -> None:
-    """What `stepwise serve` does in a later process: start the recorded models again."""
-    record = endpoints.deployed_endpoints(state_dir)["fraud"]
-    assert record["EndpointConfigName"] == fraud["config"]
-    assert (state_dir / record["ModelDir"] / "xgboost-model").is_file()
-    old = endpoints.running_endpoints()["fraud"]
-
-    started = endpoints.start_recorded_endpoints(state_dir, ["fraud"])
-    assert started["fraud"].port != old.port and old.process.poll() is not None
-    rows = sample_rows(5, seed=9)
-    status, headers, body = endpoints.invoke_endpoint("fraud", to_csv(rows), "text/csv", None)
-    assert status == 200 and headers["Content-Type"] == "text/csv"
-    np.testing.assert_array_equal(np.array(body.split(b","), dtype=np.float32), expected(boosters[0], rows))
-    with pytest.raises(KeyError, match="not deployed"):
-        endpoints.start_recorded_endpoints(state_dir, ["nope"])
-
-
-def test_moto_internals_the_hooks_rely_on_are_still_there(fraud) -> None:
-    """Smoke test: a moto upgrade that moves what the hooks patch or read fails here, loudly."""
-    import inspect
-
-    from moto.sagemaker.models import FakeEndpoint, sagemaker_backends
-
-    backend = sagemaker_backends["123456789012"]["us-east-1"]
-    endpoint = backend.endpoints["fraud"]
-    assert isinstance(endpoint, FakeEndpoint)
-    for attribute in ("endpoint_status", "failure_reason", "endpoint_config_name", "last_modified_time"):
-        assert hasattr(endpoint, attribute), attribute
-    assert callable(endpoint._process_production_variants)
-    variant = backend.endpoint_configs[fraud["config"]].production_variants[0]
-    assert backend._models[variant["ModelName"]].primary_container["ModelDataUrl"].startswith("s3://")
-    signatures = {
-        name: list(inspect.signature(method).parameters) for name, method in endpoints._originals.items()
+def test_the_state_folder_records_what_each_endpoint_serves(aws, fraud, state_dir) -> None:
+    """What `stepwise serve` and `invoke` start later, without the embedded AWS (test_cli_endpoints)."""
+    record = aws.store.get("deployed-endpoints")["fraud"]
+    assert record == {
+        "EndpointConfigName": fraud["config"],
+        "VariantName": "AllTraffic",
+        "ModelDataUrl": f"s3://{BUCKET}/runs/model-v1/model.tar.gz",
+        "ModelDir": record["ModelDir"],
     }
-    assert signatures == {
-        "create_endpoint": ["self", "endpoint_name", "endpoint_config_name", "tags"],
-        "describe_endpoint": ["self", "endpoint_name"],
-        "delete_endpoint": ["self", "endpoint_name"],
-        "invoke_endpoint": ["self"],
-    }
+    assert (state_dir / "endpoints" / record["ModelDir"] / "xgboost-model").is_file()
+    assert aws.endpoints.servers["fraud"].model_dir == state_dir / "endpoints" / record["ModelDir"]

@@ -1,8 +1,8 @@
 """The SageMaker runtime API on loopback (stepwise.emulator.sagemaker.runtime): boto3 unchanged, with
 SageMaker's payload limit, deadlines for slow or lying clients, and bursts of new connections.
 
-Most tests serve a stand-in `invoke`; the `deployed` ones go through `endpoints.serve_gateway()` to a
-real model server deployed on moto, as `stepwise serve` does.
+Most tests serve a stand-in `invoke`; the `deployed` ones go through `stepwise serve` to a real model
+server, the one a bare embedded AWS deployed (which answers the same requests through moto too).
 """
 
 from __future__ import annotations
@@ -10,19 +10,26 @@ from __future__ import annotations
 import json
 import threading
 
-import boto3
 import numpy as np
 import pytest
 import xgboost as xgb
 from botocore.exceptions import ClientError
 from http_probes import burst, check_stalled_clients_are_closed, chunked, exchange, post
-from moto import mock_aws
-from xgb_models import BUCKET, deploy_config, model_tar_gz, sample_rows, to_csv, train_booster, wait_while
+from xgb_models import (
+    BUCKET,
+    deploy_config,
+    model_tar_gz,
+    sample_rows,
+    stepwise_serve,
+    to_csv,
+    train_booster,
+    wait_while,
+)
 
+from stepwise.console.serving import runtime_client
 from stepwise.emulator.sagemaker import runtime
+from stepwise.emulator.sagemaker.endpoints import free_port
 from stepwise.emulator.server import Limits
-from stepwise.local import endpoints
-from stepwise.local.cli_endpoints import runtime_client
 
 QUICK = Limits(request_timeout=1.0, idle_timeout=1.5)  # the deadlines, short enough for a test
 LIMIT = 6 * 1024 * 1024
@@ -180,26 +187,26 @@ def booster() -> xgb.Booster:
 
 @pytest.fixture(scope="module")
 def deployed(booster, tmp_path_factory: pytest.TempPathFactory):
-    """Endpoint `fraud` deployed on moto (a real model server) and the gateway `stepwise serve` runs."""
-    with mock_aws():
-        endpoints.install_endpoint_hooks(tmp_path_factory.mktemp("state") / ".stepwise")
-        boto3.client("s3").create_bucket(Bucket=BUCKET)
-        sagemaker = boto3.client("sagemaker")
+    """Endpoint `fraud` deployed on a bare embedded AWS (a real model server), and `stepwise serve` on
+    its state folder: (the gateway's port, the embedded AWS)."""
+    from stepwise.emulator.aws import EmbeddedAWS
+
+    state = tmp_path_factory.mktemp("state") / ".stepwise"
+    with EmbeddedAWS(state, with_stack=False, enforce_iam=False) as aws:
+        aws.client("s3").create_bucket(Bucket=BUCKET)
+        sagemaker = aws.client("sagemaker")
         config = deploy_config(sagemaker, "gateway-v1", model_tar_gz(booster))
         sagemaker.create_endpoint(EndpointName="fraud", EndpointConfigName=config)
         assert wait_while(sagemaker, "fraud", "Creating")["EndpointStatus"] == "InService"
-        gateway, port = endpoints.serve_gateway()
-        try:
-            yield port
-        finally:
-            gateway.shutdown()
-            gateway.server_close()
-            endpoints.uninstall_endpoint_hooks()
+        port = free_port()
+        with stepwise_serve(state, port):
+            yield port, aws
 
 
 def test_payload_over_6_mb_gets_413_through_the_gateway_and_through_moto(deployed, booster) -> None:
+    port, aws = deployed
     body = ROW * (LIMIT // len(ROW) + 1)
-    for client in (runtime_client(deployed), boto3.client("sagemaker-runtime")):
+    for client in (runtime_client(port), aws.client("sagemaker-runtime")):
         with pytest.raises(ClientError) as caught:
             client.invoke_endpoint(EndpointName="fraud", ContentType="text/csv", Body=body)
         assert caught.value.response["Error"]["Code"] == "413"
@@ -212,8 +219,7 @@ def test_payload_over_6_mb_gets_413_through_the_gateway_and_through_moto(deploye
 
 def test_2000_new_connections_over_20_threads_get_no_reset(deployed) -> None:
     """Each request on a new connection to the gateway, which forwards it to the model server."""
-    outcomes, latencies = burst(
-        deployed, "/endpoints/fraud/invocations", to_csv(sample_rows(1)), requests=2000
-    )
+    port, _ = deployed
+    outcomes, latencies = burst(port, "/endpoints/fraud/invocations", to_csv(sample_rows(1)), requests=2000)
     assert outcomes == {200: 2000}
     assert latencies[int(0.99 * len(latencies))] < 0.9  # no SYN retransmit (1 s): none was dropped

@@ -4,7 +4,7 @@ template's policies grant it, and the error AWS would answer with."""
 from __future__ import annotations
 
 import copy
-from pathlib import Path
+from dataclasses import dataclass
 
 import botocore.parsers
 import botocore.session
@@ -23,28 +23,54 @@ from stepwise.emulator.iam import (
     UnresolvedResource,
     resolve_request,
 )
-from stepwise.local.template import Resolver, load_template
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
-TEMPLATE = load_template(Path(__file__).resolve().parents[2] / "template.yaml")
-RESOLVER = Resolver(TEMPLATE)
-RESOURCES = TEMPLATE["Resources"]
-ENDPOINT = RESOLVER.ref("EndpointName")
-GROUP = RESOLVER.ref("ModelPackageGroupName")
-BUCKET = RESOLVER.physical_name("Bucket")
-SAGEMAKER_ROLE = RESOLVER.get_att("SageMakerExecutionRole", "Arn")
-MACHINE_ROLE = RESOLVER.get_att("StateMachineRole", "Arn")
 SM = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}"
+# Role ARNs for the tests that do not read the template
+A_SAGEMAKER_ROLE = f"arn:aws:iam::{ACCOUNT}:role/stepwise-SageMakerExecutionRole-ABC"
+A_MACHINE_ROLE = f"arn:aws:iam::{ACCOUNT}:role/stepwise-StateMachineRole-ABC"
 
 
-def function_policies(logical_id: str) -> list[dict]:
-    """A SAM function's inline Policies, resolved as the stack would deploy them."""
-    return RESOLVER.resolve(RESOURCES[logical_id]["Properties"]["Policies"])
+@dataclass
+class Stack:
+    """The policies and names template.yaml deployed (tests/unit/conftest.py `deployed_stack`)."""
+
+    described: dict
+
+    def policies(self, role: str) -> list[dict]:
+        """The identity policy documents of a role of the stack, by logical id (a function's role is
+        `<Function>Role`), as deployed: a copy each time."""
+        return copy.deepcopy(self.described["roles"][role]["policies"])
+
+    def trust(self, role: str) -> dict:
+        return copy.deepcopy(self.described["roles"][role]["trust"])
+
+    def role_arn(self, role: str) -> str:
+        return self.described["roles"][role]["arn"]
+
+    def role_name(self, role: str) -> str:
+        return self.role_arn(role).rsplit("/", 1)[1]
+
+    def physical_id(self, logical_id: str) -> str:
+        return self.described["resources"][logical_id]["physical_id"]
+
+    @property
+    def bucket(self) -> str:
+        return self.described["bucket"]
+
+    @property
+    def bucket_policy(self) -> dict:
+        return copy.deepcopy(self.described["bucketPolicies"][self.bucket])
+
+    @property
+    def endpoint(self) -> str:
+        return self.described["parameters"]["EndpointName"]
 
 
-def role_policies(logical_id: str) -> list[dict]:
-    return [p["PolicyDocument"] for p in RESOLVER.resolve(RESOURCES[logical_id]["Properties"]["Policies"])]
+@pytest.fixture(scope="module")
+def stack(deployed_stack: dict) -> Stack:
+    return Stack(deployed_stack)
 
 
 def session(role: str) -> Caller:
@@ -248,19 +274,19 @@ def test_actions_and_resources_a_request_needs(service, operation, params, expec
 
 
 def test_passing_a_role_needs_pass_role_to_that_service():
-    params = {"ProcessingJobName": "j", "RoleArn": SAGEMAKER_ROLE, "AppSpecification": {"ImageUri": "i"}}
+    params = {"ProcessingJobName": "j", "RoleArn": A_SAGEMAKER_ROLE, "AppSpecification": {"ImageUri": "i"}}
     request = resolve_request("sagemaker", "CreateProcessingJob", params, account_id=ACCOUNT, region=REGION)
     (job, pass_role) = request.checks
     assert (job.action, job.resource) == ("sagemaker:CreateProcessingJob", f"{SM}:processing-job/j")
-    assert (pass_role.action, pass_role.resource) == ("iam:PassRole", SAGEMAKER_ROLE)
+    assert (pass_role.action, pass_role.resource) == ("iam:PassRole", A_SAGEMAKER_ROLE)
     assert pass_role.context["iam:passedtoservice"] == ("sagemaker.amazonaws.com",)
     assert pass_role.context["iam:associatedresourcearn"] == (job.resource,)
     # a role nested in a list (EventBridge targets) is passed to events
-    targets = {"Rule": "r", "Targets": [{"Id": "1", "Arn": "a", "RoleArn": MACHINE_ROLE}]}
+    targets = {"Rule": "r", "Targets": [{"Id": "1", "Arn": "a", "RoleArn": A_MACHINE_ROLE}]}
     checks = resolve_request("events", "PutTargets", targets, account_id=ACCOUNT, region=REGION).checks
     assert [(c.action, c.resource, c.context.get("iam:passedtoservice")) for c in checks][1] == (
         "iam:PassRole",
-        MACHINE_ROLE,
+        A_MACHINE_ROLE,
         ("events.amazonaws.com",),
     )
 
@@ -311,16 +337,16 @@ def test_unknown_requests_fail_loudly():
 
 
 # --------------------------------------------------------------------------------------------------
-# The template's own policies
+# The template's own policies, as the stack deploys them
 # --------------------------------------------------------------------------------------------------
 DEPLOY = "DeployEndpointFunctionRole"
 
 
-def deploy_policies(*, with_endpoint_config: bool) -> list[dict]:
+def deploy_policies(stack: Stack, *, with_endpoint_config: bool) -> list[dict]:
     """The template's DeployEndpointFunction policies; without CreateEndpoint/UpdateEndpoint on the
     function's endpoint configs (endpoint-config/${EndpointName}-*) when `with_endpoint_config` is False,
     as the template granted them before the fix."""
-    policies = copy.deepcopy(function_policies("DeployEndpointFunction"))
+    policies = stack.policies(DEPLOY)
     if not with_endpoint_config:
         for statement in policies[0]["Statement"]:
             if "sagemaker:CreateEndpoint" in _as_list(statement["Action"]):
@@ -333,37 +359,40 @@ def _as_list(value):
     return value if isinstance(value, list) else [value]
 
 
-def test_the_templates_deploy_role_may_create_and_update_its_endpoint():
+def test_the_templates_deploy_role_may_create_and_update_its_endpoint(stack: Stack):
     """CreateEndpoint/UpdateEndpoint need the endpoint AND the endpoint config it deploys (issue: every
     first deploy ended in AccessDenied when the role granted endpoint/${EndpointName} only)."""
-    auth = authorizer(DEPLOY, *function_policies("DeployEndpointFunction"))
-    params = {"EndpointName": ENDPOINT, "EndpointConfigName": f"{ENDPOINT}-v1-0123456789"}
+    auth = authorizer(DEPLOY, *stack.policies(DEPLOY))
+    endpoint = stack.endpoint
+    params = {"EndpointName": endpoint, "EndpointConfigName": f"{endpoint}-v1-0123456789"}
     for operation in ("CreateEndpoint", "UpdateEndpoint"):
         assert decide(auth, DEPLOY, "sagemaker", operation, params).allowed, operation
-    foreign = {"EndpointName": ENDPOINT, "EndpointConfigName": "someone-else-v1"}
+    foreign = {"EndpointName": endpoint, "EndpointConfigName": "someone-else-v1"}
     assert not decide(auth, DEPLOY, "sagemaker", "UpdateEndpoint", foreign).allowed
 
 
-def test_deploy_role_with_endpoint_configs_may_create_and_update_its_endpoint():
-    auth = authorizer(DEPLOY, *deploy_policies(with_endpoint_config=True))
-    params = {"EndpointName": ENDPOINT, "EndpointConfigName": f"{ENDPOINT}-20240101"}
+def test_deploy_role_with_endpoint_configs_may_create_and_update_its_endpoint(stack: Stack):
+    auth = authorizer(DEPLOY, *deploy_policies(stack, with_endpoint_config=True))
+    endpoint = stack.endpoint
+    params = {"EndpointName": endpoint, "EndpointConfigName": f"{endpoint}-20240101"}
     assert decide(auth, DEPLOY, "sagemaker", "CreateEndpoint", params).allowed
     assert decide(auth, DEPLOY, "sagemaker", "UpdateEndpoint", params).allowed
     # another endpoint's name, or another function's config, is not covered
-    other = {"EndpointName": "someone-else", "EndpointConfigName": f"{ENDPOINT}-20240101"}
+    other = {"EndpointName": "someone-else", "EndpointConfigName": f"{endpoint}-20240101"}
     assert not decide(auth, DEPLOY, "sagemaker", "CreateEndpoint", other).allowed
-    foreign = {"EndpointName": ENDPOINT, "EndpointConfigName": "someone-else-1"}
+    foreign = {"EndpointName": endpoint, "EndpointConfigName": "someone-else-1"}
     assert not decide(auth, DEPLOY, "sagemaker", "UpdateEndpoint", foreign).allowed
 
 
-def test_endpoint_permission_without_endpoint_config_denies_create_endpoint():
-    auth = authorizer(DEPLOY, *deploy_policies(with_endpoint_config=False))
-    params = {"EndpointName": ENDPOINT, "EndpointConfigName": f"{ENDPOINT}-1"}
+def test_endpoint_permission_without_endpoint_config_denies_create_endpoint(stack: Stack):
+    auth = authorizer(DEPLOY, *deploy_policies(stack, with_endpoint_config=False))
+    endpoint = stack.endpoint
+    params = {"EndpointName": endpoint, "EndpointConfigName": f"{endpoint}-1"}
     for operation in ("CreateEndpoint", "UpdateEndpoint"):
         decision = decide(auth, DEPLOY, "sagemaker", operation, params)
         assert not decision.allowed
         error = decision.error()
-        config = f"{SM}:endpoint-config/{ENDPOINT}-1"
+        config = f"{SM}:endpoint-config/{endpoint}-1"
         assert (error.code, error.status) == ("AccessDeniedException", 400)
         assert error.message == (
             f"User: arn:aws:sts::{ACCOUNT}:assumed-role/{DEPLOY}/session-1 is not authorized to perform: "
@@ -374,19 +403,19 @@ def test_endpoint_permission_without_endpoint_config_denies_create_endpoint():
     # the same with a wildcard over every endpoint: still no endpoint-config
     wildcard = authorizer(DEPLOY, allow(["sagemaker:CreateEndpoint"], f"{SM}:endpoint/*"))
     assert decide(wildcard, DEPLOY, "sagemaker", "CreateEndpoint", params).check.resource.endswith(
-        f":endpoint-config/{ENDPOINT}-1"
+        f":endpoint-config/{endpoint}-1"
     )
 
 
-def test_tags_on_create_need_add_tags():
+def test_tags_on_create_need_add_tags(stack: Stack):
     params = {
-        "ModelName": f"{ENDPOINT}-1",
-        "ExecutionRoleArn": SAGEMAKER_ROLE,
+        "ModelName": f"{stack.endpoint}-1",
+        "ExecutionRoleArn": stack.role_arn("SageMakerExecutionRole"),
         "Tags": [{"Key": "stepwise:model-package", "Value": "arn"}],
     }
-    deploy = authorizer(DEPLOY, *function_policies("DeployEndpointFunction"))
+    deploy = authorizer(DEPLOY, *stack.policies(DEPLOY))
     assert decide(deploy, DEPLOY, "sagemaker", "CreateModel", params).allowed
-    without_add_tags = copy.deepcopy(function_policies("DeployEndpointFunction"))
+    without_add_tags = stack.policies(DEPLOY)
     for statement in without_add_tags[0]["Statement"]:
         if isinstance(statement["Action"], list):
             statement["Action"] = [a for a in statement["Action"] if a != "sagemaker:AddTags"]
@@ -395,55 +424,57 @@ def test_tags_on_create_need_add_tags():
 
 
 RESOLVE = "ResolveDatasetFunctionRole"
-# ResolveDataset's S3 access as the template granted it before the fix: ListBucket under raw/ only
-PREFIX_CONDITIONED_LIST = [
-    allow("s3:ListBucket", f"arn:aws:s3:::{BUCKET}", {"StringLike": {"s3:prefix": "raw/*"}}),
-    allow("s3:GetObject", f"arn:aws:s3:::{BUCKET}/raw/*"),
-]
+
+
+def prefix_conditioned_list(bucket: str) -> list[dict]:
+    """ResolveDataset's S3 access as the template granted it before the fix: ListBucket under raw/ only."""
+    return [
+        allow("s3:ListBucket", f"arn:aws:s3:::{bucket}", {"StringLike": {"s3:prefix": "raw/*"}}),
+        allow("s3:GetObject", f"arn:aws:s3:::{bucket}/raw/*"),
+    ]
 
 
 def test_a_prefix_conditioned_list_bucket_lists_only_under_that_prefix():
-    auth = authorizer(RESOLVE, *PREFIX_CONDITIONED_LIST)
-    assert decide(auth, RESOLVE, "s3", "ListObjectsV2", {"Bucket": BUCKET, "Prefix": "raw/x"}).allowed
-    assert not decide(auth, RESOLVE, "s3", "ListObjectsV2", {"Bucket": BUCKET, "Prefix": "runs/"}).allowed
-    assert not decide(auth, RESOLVE, "s3", "ListObjectsV2", {"Bucket": BUCKET}).allowed  # no prefix, no match
-    assert decide(auth, RESOLVE, "s3", "HeadObject", {"Bucket": BUCKET, "Key": "raw/d/claims.csv"}).allowed
-    assert not decide(auth, RESOLVE, "s3", "HeadObject", {"Bucket": BUCKET, "Key": "runs/x"}).allowed
+    bucket = "stepwise-bucket"
+    auth = authorizer(RESOLVE, *prefix_conditioned_list(bucket))
+    assert decide(auth, RESOLVE, "s3", "ListObjectsV2", {"Bucket": bucket, "Prefix": "raw/x"}).allowed
+    assert not decide(auth, RESOLVE, "s3", "ListObjectsV2", {"Bucket": bucket, "Prefix": "runs/"}).allowed
+    assert not decide(auth, RESOLVE, "s3", "ListObjectsV2", {"Bucket": bucket}).allowed  # no prefix, no match
+    assert decide(auth, RESOLVE, "s3", "HeadObject", {"Bucket": bucket, "Key": "raw/d/claims.csv"}).allowed
+    assert not decide(auth, RESOLVE, "s3", "HeadObject", {"Bucket": bucket, "Key": "runs/x"}).allowed
 
 
-def test_missing_key_is_403_without_unconditioned_list_bucket_and_404_with_it():
-    resolve = authorizer(RESOLVE, *PREFIX_CONDITIONED_LIST)
+def test_missing_key_is_403_without_unconditioned_list_bucket_and_404_with_it(stack: Stack):
+    bucket = stack.bucket
+    resolve = authorizer(RESOLVE, *prefix_conditioned_list(bucket))
     caller = session(RESOLVE)
-    assert not resolve.may_learn_missing_key(caller, BUCKET, region=REGION)
-    error = resolve.missing_key_error(caller, "HeadObject", BUCKET, region=REGION)
+    assert not resolve.may_learn_missing_key(caller, bucket, region=REGION)
+    error = resolve.missing_key_error(caller, "HeadObject", bucket, region=REGION)
     assert error.status == 403
     assert error.error_response()["Error"] == {"Code": "403", "Message": "Forbidden"}  # HEAD: no body
-    get = resolve.missing_key_error(caller, "GetObject", BUCKET, region=REGION)
+    get = resolve.missing_key_error(caller, "GetObject", bucket, region=REGION)
     assert get.error_response()["Error"]["Code"] == "AccessDenied"
-    assert f'perform: s3:ListBucket on resource: "arn:aws:s3:::{BUCKET}"' in get.message
+    assert f'perform: s3:ListBucket on resource: "arn:aws:s3:::{bucket}"' in get.message
 
     sagemaker = Authorizer(account_id=ACCOUNT)
-    sagemaker.put_identity_policies(SAGEMAKER_ROLE, role_policies("SageMakerExecutionRole"))
-    assert sagemaker.may_learn_missing_key(session("SageMakerExecutionRole"), BUCKET, region=REGION)
-    assert (
-        sagemaker.missing_key_error(session("SageMakerExecutionRole"), "HeadObject", BUCKET, region=REGION)
-        is None
-    )
+    role = "SageMakerExecutionRole"
+    sagemaker.put_identity_policies(stack.role_arn(role), stack.policies(role))
+    job = session(stack.role_name(role))
+    assert sagemaker.may_learn_missing_key(job, bucket, region=REGION)
+    assert sagemaker.missing_key_error(job, "HeadObject", bucket, region=REGION) is None
 
 
-def test_resolve_dataset_may_learn_a_dataset_file_is_missing():
+def test_resolve_dataset_may_learn_a_dataset_file_is_missing(stack: Stack):
     """HeadObject on a dataset file not uploaded yet must be a 404 (WaitingForDataset), which AWS answers
     only to a caller with s3:ListBucket on the bucket; a s3:prefix condition cannot match HeadObject."""
-    resolve = authorizer(RESOLVE, *function_policies("ResolveDatasetFunction"))
-    assert resolve.may_learn_missing_key(session(RESOLVE), BUCKET, region=REGION)
+    resolve = authorizer(RESOLVE, *stack.policies(RESOLVE))
+    assert resolve.may_learn_missing_key(session(RESOLVE), stack.bucket, region=REGION)
 
 
-def machine_authorizer() -> Authorizer:
+def machine_authorizer(stack: Stack) -> Authorizer:
     auth = Authorizer(account_id=ACCOUNT)
-    auth.put_identity_policies(MACHINE_ROLE, role_policies("StateMachineRole"))
-    auth.put_resource_policy(
-        f"arn:aws:s3:::{BUCKET}", RESOLVER.resolve(RESOURCES["BucketPolicy"]["Properties"]["PolicyDocument"])
-    )
+    auth.put_identity_policies(stack.role_arn("StateMachineRole"), stack.policies("StateMachineRole"))
+    auth.put_resource_policy(f"arn:aws:s3:::{stack.bucket}", stack.bucket_policy)
     return auth
 
 
@@ -455,18 +486,17 @@ def processing_job(role_arn: str) -> dict:
     }
 
 
-def test_state_machine_passes_only_the_sagemaker_role_to_sagemaker():
-    auth = machine_authorizer()
-    assert decide(
-        auth, "StateMachineRole", "sagemaker", "CreateProcessingJob", processing_job(SAGEMAKER_ROLE)
-    ).allowed
+def test_state_machine_passes_only_the_sagemaker_role_to_sagemaker(stack: Stack):
+    auth = machine_authorizer(stack)
+    machine = stack.role_name("StateMachineRole")
+    job = processing_job(stack.role_arn("SageMakerExecutionRole"))
+    assert decide(auth, machine, "sagemaker", "CreateProcessingJob", job).allowed
     other = f"arn:aws:iam::{ACCOUNT}:role/Admin"
-    decision = decide(auth, "StateMachineRole", "sagemaker", "CreateProcessingJob", processing_job(other))
+    decision = decide(auth, machine, "sagemaker", "CreateProcessingJob", processing_job(other))
     assert (decision.check.action, decision.check.resource) == ("iam:PassRole", other)
     assert "not authorized to perform: iam:PassRole on resource: arn:aws:iam::" in decision.error().message
     assert decision.error().missing_permission == (
-        f"add iam:PassRole on {other} with iam:PassedToService = sagemaker.amazonaws.com "
-        "to role StateMachineRole"
+        f"add iam:PassRole on {other} with iam:PassedToService = sagemaker.amazonaws.com to role {machine}"
     )
 
 
@@ -475,54 +505,55 @@ def test_pass_role_to_another_service_is_denied():
         "R",
         allow("sagemaker:CreateProcessingJob", "*"),
         allow(
-            "iam:PassRole", SAGEMAKER_ROLE, {"StringEquals": {"iam:PassedToService": "lambda.amazonaws.com"}}
+            "iam:PassRole",
+            A_SAGEMAKER_ROLE,
+            {"StringEquals": {"iam:PassedToService": "lambda.amazonaws.com"}},
         ),
     )
-    decision = decide(auth, "R", "sagemaker", "CreateProcessingJob", processing_job(SAGEMAKER_ROLE))
+    decision = decide(auth, "R", "sagemaker", "CreateProcessingJob", processing_job(A_SAGEMAKER_ROLE))
     assert not decision.allowed and decision.check.action == "iam:PassRole"
 
 
-def test_bucket_policy_denies_plain_http_only():
+def test_bucket_policy_denies_plain_http_only(stack: Stack):
     auth = Authorizer(account_id=ACCOUNT)
-    auth.put_identity_policies(SAGEMAKER_ROLE, role_policies("SageMakerExecutionRole"))
-    auth.put_resource_policy(
-        f"arn:aws:s3:::{BUCKET}", RESOLVER.resolve(RESOURCES["BucketPolicy"]["Properties"]["PolicyDocument"])
+    auth.put_identity_policies(
+        stack.role_arn("SageMakerExecutionRole"), stack.policies("SageMakerExecutionRole")
     )
-    role = "SageMakerExecutionRole"
-    put = {"Bucket": BUCKET, "Key": "runs/r1/checks/bias/analysis.json", "Body": b"{}"}
+    auth.put_resource_policy(f"arn:aws:s3:::{stack.bucket}", stack.bucket_policy)
+    role = stack.role_name("SageMakerExecutionRole")
+    put = {"Bucket": stack.bucket, "Key": "runs/r1/checks/bias/analysis.json", "Body": b"{}"}
     assert decide(auth, role, "s3", "PutObject", put).allowed
     decision = decide(auth, role, "s3", "PutObject", put, secure_transport=False)
     error = decision.error()
     assert (error.code, error.status, decision.reason) == ("AccessDenied", 403, iam.RESOURCE_DENY)
     assert error.message == (
         f"User: arn:aws:sts::{ACCOUNT}:assumed-role/{role}/session-1 is not authorized to perform: "
-        f's3:PutObject on resource: "arn:aws:s3:::{BUCKET}/runs/r1/checks/bias/analysis.json" '
+        f's3:PutObject on resource: "arn:aws:s3:::{stack.bucket}/runs/r1/checks/bias/analysis.json" '
         "with an explicit deny in a resource-based policy"
     )
 
 
-def test_state_machine_invokes_its_functions_qualified_or_not_and_publishes():
-    auth = machine_authorizer()
-    function = RESOLVER.get_att("QualityGateFunction", "Arn")
-    assert decide(auth, "StateMachineRole", "lambda", "Invoke", {"FunctionName": function}).allowed
-    assert decide(
-        auth, "StateMachineRole", "lambda", "Invoke", {"FunctionName": f"{function}:$LATEST"}
-    ).allowed
+def test_state_machine_invokes_its_functions_qualified_or_not_and_publishes(stack: Stack):
+    auth = machine_authorizer(stack)
+    machine = stack.role_name("StateMachineRole")
+    function = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{stack.physical_id('QualityGateFunction')}"
+    assert decide(auth, machine, "lambda", "Invoke", {"FunctionName": function}).allowed
+    assert decide(auth, machine, "lambda", "Invoke", {"FunctionName": f"{function}:$LATEST"}).allowed
     stranger = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:other"
-    assert (
-        decide(auth, "StateMachineRole", "lambda", "Invoke", {"FunctionName": stranger}).error().status == 403
-    )
-    topic = {"TopicArn": RESOLVER.ref("NotificationTopic"), "Message": "failed"}
-    assert decide(auth, "StateMachineRole", "sns", "Publish", topic).allowed
+    assert decide(auth, machine, "lambda", "Invoke", {"FunctionName": stranger}).error().status == 403
+    topic = {"TopicArn": stack.physical_id("NotificationTopic"), "Message": "failed"}
+    assert decide(auth, machine, "sns", "Publish", topic).allowed
     denied = decide(authorizer("Other"), "Other", "sns", "Publish", topic).error()
     assert (denied.code, denied.status) == ("AuthorizationError", 403)
     assert "not authorized to perform: SNS:Publish on resource: arn:aws:sns:" in denied.message
 
 
-def test_sagemaker_role_metrics_are_limited_by_namespace_and_have_no_resource():
+def test_sagemaker_role_metrics_are_limited_by_namespace_and_have_no_resource(stack: Stack):
     auth = Authorizer(account_id=ACCOUNT)
-    auth.put_identity_policies(SAGEMAKER_ROLE, role_policies("SageMakerExecutionRole"))
-    caller = session("SageMakerExecutionRole")
+    auth.put_identity_policies(
+        stack.role_arn("SageMakerExecutionRole"), stack.policies("SageMakerExecutionRole")
+    )
+    caller = session(stack.role_name("SageMakerExecutionRole"))
     ok = {"Namespace": "/aws/sagemaker/TrainingJobs", "MetricData": []}
     assert auth.authorize(caller, "cloudwatch", "PutMetricData", ok, region=REGION).allowed
     bad = auth.authorize(
@@ -536,14 +567,14 @@ def test_sagemaker_role_metrics_are_limited_by_namespace_and_have_no_resource():
     assert auth.authorize(caller, "ecr", "BatchGetImage", image, region=REGION).allowed
 
 
-def test_trust_policies_need_the_service_and_the_source_account():
+def test_trust_policies_need_the_service_and_the_source_account(stack: Stack):
     auth = Authorizer(account_id=ACCOUNT)
-    trust = RESOLVER.resolve(RESOURCES["StateMachineRole"]["Properties"]["AssumeRolePolicyDocument"])
-    auth.put_trust_policy(MACHINE_ROLE, trust)
-    assert auth.may_assume_role(MACHINE_ROLE, "states.amazonaws.com", source_account=ACCOUNT)
-    assert not auth.may_assume_role(MACHINE_ROLE, "states.amazonaws.com", source_account="999999999999")
-    assert not auth.may_assume_role(MACHINE_ROLE, "states.amazonaws.com")
-    assert not auth.may_assume_role(MACHINE_ROLE, "sagemaker.amazonaws.com", source_account=ACCOUNT)
+    machine = stack.role_arn("StateMachineRole")
+    auth.put_trust_policy(machine, stack.trust("StateMachineRole"))
+    assert auth.may_assume_role(machine, "states.amazonaws.com", source_account=ACCOUNT)
+    assert not auth.may_assume_role(machine, "states.amazonaws.com", source_account="999999999999")
+    assert not auth.may_assume_role(machine, "states.amazonaws.com")
+    assert not auth.may_assume_role(machine, "sagemaker.amazonaws.com", source_account=ACCOUNT)
 
 
 # --------------------------------------------------------------------------------------------------

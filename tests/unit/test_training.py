@@ -1,10 +1,13 @@
-"""The built-in XGBoost emulator (stepwise.containers.xgboost_algorithm) and the local training job runner."""
+"""The built-in XGBoost emulator (stepwise.containers.xgboost_algorithm), and training jobs as the
+embedded AWS runs them (SyncJobs.run_training, stepwise/emulator/sagemaker/jobs.py)."""
 
 from __future__ import annotations
 
+import dataclasses
+import io
 import json
 import tarfile
-import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -15,9 +18,12 @@ from sklearn.metrics import roc_auc_score
 from processing import evaluate, preprocess
 from stepwise.config import DEFAULT_HYPERPARAMETERS
 from stepwise.containers import xgboost_algorithm as container
-from stepwise.local.training import TrainingRequestError, image_repository, run_training_job
+from stepwise.emulator.sagemaker.jobs import JobServices, SyncJobs, image_repository, job_dir
+from stepwise.emulator.stepfunctions import TaskContext
 
 XGBOOST_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
+ROLE = "arn:aws:iam::123456789012:role/stepwise-sagemaker"
+RUN = "20261128-083001-5c7e21"  # a run id as ClaimRun makes them: its jobs run in runs/<run id>/jobs/
 # nthread=1: the test machine is shared, and XGBoost threads contending for busy cores are very slow
 BASIC = {
     "objective": "binary:logistic",
@@ -63,12 +69,15 @@ def opt_ml(
     return root
 
 
-def request(name: str = "run1-train-0", hyperparameters: dict | None = None, **overrides) -> dict:
-    """A CreateTrainingJob request as the state machine's Train task sends it."""
+def request(
+    name: str, hyperparameters: dict | None = None, channels: str = "preprocess", **overrides
+) -> dict:
+    """A CreateTrainingJob request as the state machine's Train task sends it; the channels are read from
+    s3://bucket/runs/<RUN>/<channels>/<channel>/."""
     body = {
         "TrainingJobName": name,
         "AlgorithmSpecification": {"TrainingImage": XGBOOST_IMAGE, "TrainingInputMode": "File"},
-        "RoleArn": "arn:aws:iam::123456789012:role/stepwise-sagemaker",
+        "RoleArn": ROLE,
         "HyperParameters": dict(BASIC if hyperparameters is None else hyperparameters),
         "InputDataConfig": [
             {
@@ -77,14 +86,14 @@ def request(name: str = "run1-train-0", hyperparameters: dict | None = None, **o
                 "DataSource": {
                     "S3DataSource": {
                         "S3DataType": "S3Prefix",
-                        "S3Uri": f"s3://bucket/runs/run1/preprocess/{channel}/",
+                        "S3Uri": f"s3://bucket/runs/{RUN}/{channels}/{channel}/",
                         "S3DataDistributionType": "FullyReplicated",
                     }
                 },
             }
             for channel in ("train", "validation")
         ],
-        "OutputDataConfig": {"S3OutputPath": "s3://bucket/runs/run1/train/"},
+        "OutputDataConfig": {"S3OutputPath": f"s3://bucket/runs/{RUN}/train/"},
         "ResourceConfig": {"InstanceType": "ml.m5.xlarge", "InstanceCount": 1, "VolumeSizeInGB": 5},
         "StoppingCondition": {"MaxRuntimeInSeconds": 600},
     }
@@ -282,99 +291,171 @@ def test_early_stopping_without_validation_is_ignored_as_in_the_container(
 
 
 # ---------------------------------------------------------------------------------------------------
-# run_training_job: the CreateTrainingJob request, run as a subprocess
+# SyncJobs.run_training: the request's channels copied in from S3, the container run as a process of the
+# embedded AWS, the model archive copied out to S3, a DescribeTrainingJob-shaped result
 
 
-def test_training_job_completes_with_a_sagemaker_model_archive(tmp_path: Path, data: dict[str, Path]) -> None:
-    result = run_training_job(request(), data, tmp_path / "job")
+@dataclasses.dataclass
+class Training:
+    aws: object  # a bare EmbeddedAWS
+    services: JobServices  # the jobs' view of it, with IAM decisions of the test's choosing
+    finished: list[tuple[str, str, str]]
+
+    def run(self, job: dict, ctx: TaskContext | None = None, **services) -> dict:
+        return SyncJobs(dataclasses.replace(self.services, **services)).run_training(job, ctx)
+
+    def folder(self, job: dict) -> Path:
+        return job_dir(self.services.jobs_root, RUN, job["TrainingJobName"])
+
+    def object(self, uri: str) -> bytes:
+        bucket, _, key = uri.removeprefix("s3://").partition("/")
+        return self.aws.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+
+    def upload(self, folder: Path, prefix: str) -> None:
+        for path in sorted(folder.rglob("*.csv")):
+            key = f"runs/{RUN}/{prefix}/{path.relative_to(folder).as_posix()}"
+            self.aws.client("s3").upload_file(str(path), "bucket", key)
+
+
+@pytest.fixture(scope="module")
+def training(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Training]:
+    """A bare embedded AWS whose bucket holds the preprocess channels (train: two files, validation)."""
+    from stepwise.emulator.aws import EmbeddedAWS
+
+    root = tmp_path_factory.mktemp("training")
+    with EmbeddedAWS(root / "state", with_stack=False, enforce_iam=False) as aws:
+        aws.client("s3").create_bucket(Bucket="bucket")
+        finished: list[tuple[str, str, str]] = []
+        services = JobServices(
+            clients=aws.client,
+            acting_as=aws.principals.acting_as,
+            supervisor=aws.supervisor,
+            may_pull=lambda role, image: None,
+            may_assume=lambda role: True,
+            finish=lambda kind, name, result: finished.append((kind, name, result["TrainingJobStatus"])),
+            jobs_root=root / "state" / "runs",
+            account_id=aws.account_id,
+            region=aws.region,
+        )
+        found = Training(aws, services, finished)
+        write_label_first_csv(root / "data" / "train" / "part-1.csv", 600, seed=1)
+        write_label_first_csv(root / "data" / "train" / "part-2.csv", 400, seed=2)
+        write_label_first_csv(root / "data" / "validation" / "validation.csv", 300, seed=3)
+        found.upload(root / "data", "preprocess")
+        yield found
+
+
+def test_training_job_completes_with_a_sagemaker_model_archive(training: Training) -> None:
+    job = request(f"{RUN}-train-0")
+    result = training.run(job)
 
     assert result["TrainingJobStatus"] == "Completed", result.get("FailureReason")
-    assert (
-        result["ModelArtifacts"]["S3ModelArtifacts"]
-        == "s3://bucket/runs/run1/train/run1-train-0/output/model.tar.gz"
-    )
+    model = f"s3://bucket/runs/{RUN}/train/{RUN}-train-0/output/model.tar.gz"
+    assert result["ModelArtifacts"]["S3ModelArtifacts"] == model
     assert result["HyperParameters"] == BASIC
     json.dumps(result)  # the state machine carries it as JSON
+    assert training.finished[-1] == ("training", f"{RUN}-train-0", "Completed")
 
-    archive = Path(result["LocalModelArtifact"])
-    assert archive == tmp_path / "job" / "output" / "model.tar.gz"
-    with tarfile.open(archive) as tar:
+    with tarfile.open(fileobj=io.BytesIO(training.object(model))) as tar:
         assert tar.getnames() == ["xgboost-model"]
         booster = xgb.Booster()
         booster.load_model(bytearray(tar.extractfile("xgboost-model").read()))
     assert booster.num_boosted_rounds() == 10
 
-    log = Path(result["LocalLogFile"]).read_text()
+    log = (training.folder(job) / "logs" / "job.log").read_text()
     last_line = [line for line in log.splitlines() if line.startswith("[9]")][0]
     metrics = {m["MetricName"]: m["Value"] for m in result["FinalMetricDataList"]}
     assert set(metrics) == {"train:auc", "validation:auc"}
     assert f"validation-auc:{metrics['validation:auc']:.5f}" in last_line
     assert result["TrainingStartTime"] <= result["TrainingEndTime"]
-    config = json.loads((tmp_path / "job" / "input" / "config" / "inputdataconfig.json").read_text())
-    assert config["train"]["ContentType"] == "text/csv"
+    config = training.folder(job) / "opt" / "ml" / "input" / "config"
+    assert json.loads((config / "inputdataconfig.json").read_text())["train"]["ContentType"] == "text/csv"
+    assert len(list((training.folder(job) / "opt" / "ml" / "input" / "data" / "train").iterdir())) == 2
 
-
-def test_training_job_failure_carries_the_containers_reason(tmp_path: Path, data: dict[str, Path]) -> None:
-    result = run_training_job(
-        request(hyperparameters={"num_round": "5", "depth": "3"}), data, tmp_path / "job"
+    # SageMaker writes the container's output to CloudWatch Logs, as the job's role
+    logs = training.aws.client("logs")
+    (stream,) = logs.describe_log_streams(
+        logGroupName="/aws/sagemaker/TrainingJobs", logStreamNamePrefix=f"{RUN}-train-0/"
+    )["logStreams"]
+    events = logs.get_log_events(
+        logGroupName="/aws/sagemaker/TrainingJobs", logStreamName=stream["logStreamName"]
     )
+    assert last_line in [event["message"] for event in events["events"]]
+
+
+def test_training_job_failure_carries_the_containers_reason(training: Training) -> None:
+    job = request(f"{RUN}-train-1", hyperparameters={"num_round": "5", "depth": "3"})
+    result = training.run(job)
     assert result["TrainingJobStatus"] == "Failed"
     assert result["FailureReason"] == "ClientError: Extraneous hyperparameter found: depth"
     assert "ModelArtifacts" not in result and "LocalModelArtifact" not in result
-    assert "Extraneous hyperparameter found: depth" in Path(result["LocalLogFile"]).read_text()
+    assert "Extraneous hyperparameter found: depth" in (training.folder(job) / "logs" / "job.log").read_text()
+    assert training.finished[-1] == ("training", f"{RUN}-train-1", "Failed")
 
 
-def test_a_non_xgboost_image_is_refused_before_anything_runs(tmp_path: Path, data: dict[str, Path]) -> None:
+def test_a_non_xgboost_image_fails_the_job_before_anything_runs(training: Training) -> None:
     image = "123456789012.dkr.ecr.us-east-1.amazonaws.com/my-trainer:latest"
     spec = {"TrainingImage": image, "TrainingInputMode": "File"}
-    with pytest.raises(TrainingRequestError, match="not the built-in XGBoost algorithm"):
-        run_training_job(request(AlgorithmSpecification=spec), data, tmp_path / "job")
-    assert not (tmp_path / "job").exists()
+    job = request(f"{RUN}-train-2", AlgorithmSpecification=spec)
+    result = training.run(job)
+    assert result["TrainingJobStatus"] == "Failed"
+    assert result["FailureReason"].startswith(
+        f"ClientError: TrainingImage '{image}' is not the built-in XGBoost"
+    )
+    assert not (training.folder(job) / "opt" / "ml" / "input").exists()  # no channel was copied in
     assert image_repository(XGBOOST_IMAGE) == "sagemaker-xgboost"
 
 
-def test_channel_without_local_data_is_refused(tmp_path: Path, data: dict[str, Path]) -> None:
-    with pytest.raises(TrainingRequestError, match=r"channel\(s\) \['validation'\]"):
-        run_training_job(request(), {"train": data["train"]}, tmp_path / "job")
+def test_a_channel_with_no_objects_fails_the_job_as_sagemaker_does(training: Training) -> None:
+    result = training.run(request(f"{RUN}-train-3", channels="nothing-here"))
+    assert result["TrainingJobStatus"] == "Failed"
+    assert result["FailureReason"].startswith(
+        f'ClientError: No S3 objects found under S3 URL "s3://bucket/runs/{RUN}/nothing-here/train/"'
+    )
 
 
-def test_non_string_hyperparameters_are_refused_like_botocore_would(
-    tmp_path: Path, data: dict[str, Path]
-) -> None:
-    with pytest.raises(TrainingRequestError, match="takes strings only, write '10'"):
-        run_training_job(request(hyperparameters={"num_round": 10}), data, tmp_path / "job")
+def test_the_jobs_role_must_be_assumable_and_may_pull_the_image(training: Training) -> None:
+    result = training.run(request(f"{RUN}-train-4"), may_assume=lambda role: False)
+    assert (result["TrainingJobStatus"], result["FailureReason"]) == (
+        "Failed",
+        f"ClientError: Could not assume role {ROLE}. Please ensure that the role exists and allows "
+        "principal 'sagemaker.amazonaws.com' to assume the role.",
+    )
+    denied = training.run(request(f"{RUN}-train-5"), may_pull=lambda role, image: "AccessDenied (ecr)")
+    assert denied["FailureReason"] == f"ClientError: Failed to pull image {XGBOOST_IMAGE}: AccessDenied (ecr)"
 
 
-def _wait_for_first_round(log_file: Path):
-    """should_stop that answers True once the container has printed its first metric line."""
+def _context(is_running) -> TaskContext:
+    return TaskContext(
+        state_name="Train",
+        execution_name="run",
+        execution_arn="arn:aws:states:us-east-1:123456789012:execution:m:run",
+        state_machine_arn="arn:aws:states:us-east-1:123456789012:stateMachine:m",
+        retry_count=0,
+        is_running=is_running,
+    )
 
-    def should_stop() -> bool:
-        return log_file.exists() and "[0]#011" in log_file.read_text(errors="replace")
 
-    return should_stop
-
-
-def test_cancelling_stops_the_running_container(tmp_path: Path, data: dict[str, Path]) -> None:
+def test_a_stopped_execution_stops_the_running_container(training: Training) -> None:
     endless = {**BASIC, "num_round": "1000000"}  # hours of training if nobody stops it
-    started = time.monotonic()
-    result = run_training_job(
-        request(hyperparameters=endless),
-        data,
-        tmp_path / "job",
-        _wait_for_first_round(tmp_path / "job" / "logs" / "container.log"),
-    )
-    assert time.monotonic() - started < 60
-    assert result["TrainingJobStatus"] == "Stopped"
-    assert "LocalModelArtifact" not in result
-    assert not (tmp_path / "job" / "model" / "xgboost-model").exists()
+    job = request(f"{RUN}-train-6", hyperparameters=endless)
+    log = training.folder(job) / "logs" / "job.log"
+
+    def is_running() -> bool:  # the execution stops once the container printed its first round
+        return not (log.exists() and "[0]#011" in log.read_text(errors="replace"))
+
+    result = training.run(job, _context(is_running))
+    assert (result["TrainingJobStatus"], result["SecondaryStatus"]) == ("Stopped", "Stopped")
+    assert "ModelArtifacts" not in result
+    assert not (training.folder(job) / "opt" / "ml" / "model" / "xgboost-model").exists()
 
 
-def test_max_runtime_stops_the_job(tmp_path: Path, data: dict[str, Path]) -> None:
+def test_max_runtime_stops_the_job(training: Training) -> None:
     endless = {**BASIC, "num_round": "1000000"}
-    result = run_training_job(
-        request(hyperparameters=endless, StoppingCondition={"MaxRuntimeInSeconds": 1}), data, tmp_path / "job"
-    )
+    job = request(f"{RUN}-train-7", hyperparameters=endless, StoppingCondition={"MaxRuntimeInSeconds": 1})
+    result = training.run(job)
     assert (result["TrainingJobStatus"], result["SecondaryStatus"]) == ("Stopped", "MaxRuntimeExceeded")
+    assert result["FailureReason"] == "Training job reached MaxRuntimeInSeconds (1 s)"
     assert result["TrainingEndTime"] > result["TrainingStartTime"]
 
 
@@ -382,18 +463,22 @@ def test_max_runtime_stops_the_job(tmp_path: Path, data: dict[str, Path]) -> Non
 # Real data: preprocess -> training job -> evaluate, as the pipeline chains them
 
 
-def test_real_data_trains_a_model_that_ranks_fraud(tmp_path: Path, tutorial_data: Path) -> None:
+def test_real_data_trains_a_model_that_ranks_fraud(
+    training: Training, tmp_path: Path, tutorial_data: Path
+) -> None:
     splits = tmp_path / "preprocess"
     assert preprocess.main(["--input-dir", str(tutorial_data), "--output-dir", str(splits)]) == 0
+    training.upload(splits, "tutorial")
 
-    channels = {"train": splits / "train", "validation": splits / "validation"}
-    job = request(hyperparameters={**DEFAULT_HYPERPARAMETERS, "nthread": "1"})
-    result = run_training_job(job, channels, tmp_path / "job")
+    job = request(
+        f"{RUN}-train-8", hyperparameters={**DEFAULT_HYPERPARAMETERS, "nthread": "1"}, channels="tutorial"
+    )
+    result = training.run(job)
     assert result["TrainingJobStatus"] == "Completed", result.get("FailureReason")
 
     model_dir = tmp_path / "model"
     model_dir.mkdir()
-    (model_dir / "model.tar.gz").write_bytes(Path(result["LocalModelArtifact"]).read_bytes())
+    (model_dir / "model.tar.gz").write_bytes(training.object(result["ModelArtifacts"]["S3ModelArtifacts"]))
     booster = evaluate.load_model(model_dir)
     labels, features, names = evaluate.load_test_set(splits / "test")
     assert booster.num_features() == len(names) == len(preprocess.feature_names())

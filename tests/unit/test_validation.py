@@ -593,6 +593,21 @@ def test_lambda_checks_the_function_name_and_refuses_payloads_over_6_mb_first():
     assert too_large.message == "Request must be smaller than 6291456 bytes for the InvokeFunction operation"
 
 
+def test_invoke_endpoint_refuses_a_body_over_6_mb_at_the_front_door_as_sagemaker_does():
+    """HTTP 413 without an error code (boto3 then says "An error occurred (413)"), not ValidationError."""
+    too_large = rejected(
+        "sagemaker-runtime", "InvokeEndpoint", {"EndpointName": "e", "Body": b"1" * 6_291_457}
+    )
+    assert (too_large.code, too_large.status) == ("413", 413)
+    assert too_large.message == "HTTP content length exceeded 6291456 bytes."
+    assert (
+        validation.check(
+            "sagemaker-runtime", "InvokeEndpoint", {"EndpointName": "e", "Body": b"1" * 6_291_456}
+        )
+        is None
+    )
+
+
 def test_lambda_alias_weights_render_as_java_doubles():
     request = {"FunctionName": "f", "Name": "live", "RoutingConfig": {"AdditionalVersionWeights": {"2": 1.5}}}
 

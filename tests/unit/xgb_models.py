@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
+import signal
+import subprocess
+import sys
 import tarfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import boto3
 import numpy as np
 import xgboost as xgb
 
+REPO = Path(__file__).resolve().parents[2]
 NUM_FEATURES = 6
 BUCKET = "stepwise-test"
 IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
@@ -83,3 +89,37 @@ def wait_while(sagemaker, endpoint: str, status: str, timeout: float = 60) -> di
         if description["EndpointStatus"] != status or time.monotonic() > deadline:
             return description
         time.sleep(0.05)
+
+
+def deploy_endpoint(state_dir: Path, booster: xgb.Booster, model: str, endpoint: str = "fraud") -> None:
+    """What a `stepwise run` that deploys `booster` as `endpoint` leaves in the state folder: the record of
+    what the endpoint serves. The embedded AWS is closed again: no model server keeps running."""
+    from stepwise.emulator.aws import EmbeddedAWS
+
+    with EmbeddedAWS(state_dir, with_stack=False, enforce_iam=False) as aws:
+        aws.client("s3").create_bucket(Bucket=BUCKET)
+        sagemaker = aws.client("sagemaker")
+        config = deploy_config(sagemaker, model, model_tar_gz(booster))
+        sagemaker.create_endpoint(EndpointName=endpoint, EndpointConfigName=config)
+        assert wait_while(sagemaker, endpoint, "Creating")["EndpointStatus"] == "InService"
+
+
+@contextlib.contextmanager
+def stepwise_serve(state_dir: Path, port: int, endpoint: str = "fraud") -> Iterator[subprocess.Popen]:
+    """`stepwise serve --port PORT` on the state folder, in a process of its own, until the block ends
+    (SIGTERM, as a supervisor stops it; it must exit with 0)."""
+    serve = subprocess.Popen(
+        [sys.executable, "-m", "stepwise.cli", "serve", "--port", str(port), "--state-dir", str(state_dir)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+    )
+    try:
+        banner = serve.stdout.readline()
+        assert f"http://127.0.0.1:{port}/endpoints/{endpoint}/invocations" in banner, serve.stderr.read()
+        yield serve
+    finally:
+        serve.send_signal(signal.SIGTERM)
+        code = serve.wait(timeout=30)
+    assert code == 0, serve.stderr.read()

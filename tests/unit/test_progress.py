@@ -1,4 +1,5 @@
-"""The progress display and timeline read AWS-shaped execution history events."""
+"""The console's progress display and timeline (stepwise.console.progress) read AWS-shaped execution
+history events, live or saved."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import datetime as dt
 import io
 import json
 
-from stepwise.local.progress import ProgressPrinter, failed_state, timeline
+from stepwise.console.progress import ProgressPrinter, failed_state, print_timeline, run_of, timeline
 
 T0 = dt.datetime(2026, 11, 28, 8, 0, 0, tzinfo=dt.UTC)
 
@@ -85,3 +86,28 @@ def test_live_view_redraws_running_states_and_keeps_finished_ones() -> None:
     assert "\r\033[K" in text, "the running line is redrawn in place"
     assert "✗ Preprocess" in text and "(2 attempts)" in text
     assert "✓ NotifyFailure" in text
+
+
+def test_a_saved_history_prints_the_same_timeline() -> None:
+    """`stepwise show` prints a saved execution: its timestamps are ISO strings in the state folder."""
+    from stepwise.emulator.stepfunctions import to_json_safe
+
+    saved = json.loads(json.dumps(to_json_safe(HISTORY)))
+    assert [(s.name, s.seconds) for s in timeline(saved)] == [(s.name, s.seconds) for s in timeline(HISTORY)]
+    out = io.StringIO()
+    print_timeline(saved, out)
+    lines = out.getvalue().splitlines()
+    assert lines[0].split() == ["Preprocess", "Task", "2.5s", "States.TaskFailed:", *REASON.split()]
+    assert lines[1].split() == ["NotifyFailure", "Task", "0.5s"]
+    assert lines[2].split() == ["PipelineFailed", "Fail", "…"]
+
+
+def test_run_of_reads_claim_runs_result() -> None:
+    run = {"id": "20261128-080000-abc123", "status": "CLAIMED"}
+    claimed = {
+        "type": "TaskStateExited",
+        "timestamp": _at(1),
+        "stateExitedEventDetails": {"name": "ClaimRun", "output": json.dumps({"run": run, "x": 1})},
+    }
+    assert run_of([HISTORY[0], claimed]) == run
+    assert run_of(HISTORY) is None  # an approval run, or one that ended before ClaimRun
