@@ -87,6 +87,7 @@ class EmbeddedAWS:
         self.state_dir = Path(state_dir).resolve()
         # None: the template the stack was last deployed from, else the one Stepwise ships
         self._template_file = Path(template).resolve() if template is not None else None
+        self.template_file = self._template_file or PACKAGE_ROOT / "template.yaml"  # until start() picks
         self.parameter_overrides = dict(parameters or {})
         self.enforce_iam = enforce_iam
         self.wait_scale = wait_scale

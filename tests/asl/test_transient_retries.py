@@ -105,7 +105,11 @@ def test_a_rejected_request_fails_the_run_at_once_with_awss_cause(planted, code:
     assert described["status"] == "FAILED"
     assert len(names) == 1, "a request AWS rejected is not sent again"
     assert entered[-3:] == ["PreprocessFailed", "NotifyFailure", "PipelineFailed"]
-    assert (described["error"], described["cause"]) == ("SageMaker.AmazonSageMakerException", cause)
+    # the execution's error names the state; its cause is the caught error and AWS's cause
+    assert (described["error"], described["cause"]) == (
+        "PreprocessFailed",
+        f"SageMaker.AmazonSageMakerException: {cause}",
+    )
 
 
 def test_transient_errors_give_up_after_the_last_attempt(planted) -> None:
@@ -115,6 +119,7 @@ def test_transient_errors_give_up_after_the_last_attempt(planted) -> None:
 
     described, entered = run(local_sfn, definition)
 
-    assert described["status"] == "FAILED" and described["cause"] == throttled
+    assert described["status"] == "FAILED"
+    assert described["cause"] == f"SageMaker.AmazonSageMakerException: {throttled}"
     assert len(names) == 5, names  # the first attempt and four more
     assert entered[-3:] == ["PreprocessFailed", "NotifyFailure", "PipelineFailed"]
