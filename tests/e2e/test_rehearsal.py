@@ -140,7 +140,7 @@ def test_list_bucket_conditioned_on_a_prefix_fails_the_first_file_of_a_dataset(t
         '              Resource: !Sub "${Bucket.Arn}/raw/*"\n',
     )
     broken = first_file_only(template, tmp_path / "broken-state")
-    assert broken["status"] == "FAILED", [(s["name"], s.get("output")) for s in broken["states"]]
+    assert broken["status"] == "FAILED", (broken["endState"], broken.get("dataset"))
     failure = broken["failure"]
     assert failure["state"] == "ResolveDataset", failure
     assert "(403) when calling the HeadObject operation: Forbidden" in failure["cause"], failure
