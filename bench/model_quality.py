@@ -2,6 +2,8 @@
 
     python bench/model_quality.py                 # test ROC AUC over 20 stratified splits (about a minute)
     python bench/model_quality.py --tune          # re-derive DEFAULT_HYPERPARAMETERS (a few minutes)
+    python bench/model_quality.py --operating-points   # test precision/recall at 0.5 and at the thresholds
+                                                       # evaluate.py's rules choose on validation
 
 Every split runs the real preprocess job (``processing/preprocess.py --seed s``); both recipes train through
 the built-in XGBoost emulator's own functions (``stepwise.containers.xgboost_algorithm``: the same
@@ -142,6 +144,44 @@ def print_comparison(results: dict[str, list[float]], held_out: dict[str, float]
     )
 
 
+OPERATING_POINTS = ("best-f1", "recall=0.5", "recall=0.8")
+
+
+def operating_points(data_dir: Path, seeds: range) -> dict[str, list[dict[str, float]]]:
+    """Test precision/recall/F1 of Stepwise's model at 0.5 and at the threshold each rule of the Evaluate
+    job (``processing/evaluate.py --operating-point``) chooses on the split's validation rows."""
+    results: dict[str, list[dict[str, float]]] = {"fixed 0.5": []}
+    results.update({rule: [] for rule in OPERATING_POINTS})
+    with tempfile.TemporaryDirectory() as tmp:
+        for seed in seeds:
+            split = make_split(data_dir, seed, Path(tmp))
+            recipe = {**DEFAULT_HYPERPARAMETERS, **BENCH_EXTRAS}
+            booster = xgboost_algorithm.train(recipe, split.train, split.validation, _quiet)
+            scores = evaluate.predict(booster, split.test_features, split.feature_names)
+            validation_labels = split.validation.get_label()
+            validation_scores = booster.predict(split.validation)
+            results["fixed 0.5"].append(evaluate.threshold_metrics(split.test_labels, scores, 0.5))
+            for rule in OPERATING_POINTS:
+                parsed = evaluate.parse_operating_point(rule)
+                threshold = evaluate.choose_threshold(parsed, validation_labels, validation_scores)
+                results[rule].append(evaluate.threshold_metrics(split.test_labels, scores, threshold))
+    return results
+
+
+def print_operating_points(results: dict[str, list[dict[str, float]]], seconds: float) -> None:
+    count = len(results["fixed 0.5"])
+    print(f"Test precision / recall / F1 over {count} stratified splits (mean, std in brackets):\n")
+    print("| threshold | precision | recall | F1 |")
+    print("|---|---|---|---|")
+    for name, rows in results.items():
+        cells = []
+        for metric in ("precision", "recall", "f1"):
+            values = [row[metric] for row in rows]
+            cells.append(f"{statistics.mean(values):.3f} ({statistics.stdev(values):.3f})")
+        print(f"| {name} | {' | '.join(cells)} |")
+    print(f"\n{seconds:.0f} s.")
+
+
 # ---------------------------------------------------------------------------------------------------
 # Tuning: cross-validation on train+validation only
 
@@ -229,6 +269,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-dir", type=Path, default=DATA_DIR, help="holds claims.csv and customers.csv")
     parser.add_argument("--tune", action="store_true", help="derive the defaults by CV on train+validation")
     parser.add_argument("--splits", type=int, default=len(SEEDS), help="number of split seeds to average")
+    parser.add_argument(
+        "--operating-points", action="store_true", help="precision/recall at the decision thresholds"
+    )
     args = parser.parse_args(argv)
     if not (args.data_dir / "claims.csv").is_file() or not (args.data_dir / "customers.csv").is_file():
         print(
@@ -243,6 +286,11 @@ def main(argv: list[str] | None = None) -> int:
         print("Tuned hyperparameters (paste into stepwise/config.py DEFAULT_HYPERPARAMETERS):")
         print("{" + ", ".join(f'"{name}": "{value}"' for name, value in best.items()) + "}")
         print(f"{time.monotonic() - started:.0f} s")
+        return 0
+    if args.operating_points:
+        print_operating_points(
+            operating_points(args.data_dir, range(args.splits)), time.monotonic() - started
+        )
         return 0
     results = compare(args.data_dir, range(args.splits))
     held_out = pipeline_split_aucs(args.data_dir)

@@ -4,28 +4,43 @@ Runs inside the built-in XGBoost image as a processing job (``python3``: Python 
 pandas 1.x) and locally (xgboost 3, pandas 3): standard library, numpy, pandas and xgboost only.
 See README "Processing job contract".
 
-Reads ``--model-dir`` (``model.tar.gz`` holding ``xgboost-model``, as the training job wrote it) and
-``--test-dir`` (``test.csv``: header row, label ``fraud`` first, then the features in the model's order);
-writes ``--output-dir``/``evaluation.json``:
+Reads ``--model-dir`` (``model.tar.gz`` holding ``xgboost-model``, as the training job wrote it),
+``--test-dir`` (``test.csv``: header row, label ``fraud`` first, then the features in the model's order) and
+``--validation-dir`` (``validation.csv`` as the preprocess job writes it for the training job: no header,
+label first, then the same features); writes ``--output-dir``/``evaluation.json``:
 
     {"binary_classification_metrics": {<the keys SageMaker Model Monitor writes for binary classification>},
+     "precision_recall_metrics": {"pr_auc": {"value": x, "standard_deviation": s}},
+     "operating_point": {"rule": "best-f1 on validation", "threshold": t,
+                         "validation": {"rows", "positives", "precision", "recall", "f1"},
+                         "test": {"precision", "recall", "f1", "confusion_matrix"}},
      "dataset": {"rows": n, "positives": p, "threshold": 0.5}}
 
-Every metric is ``{"value": x, "standard_deviation": s}``; as in Model Monitor, the standard deviation is
-that of the metric over five random 80 % samples, and the string "NaN" below 200 rows. The "best constant
-classifier" metrics are those of the classifier that always predicts the positive class (Model Monitor's
-published example shows the same values). A rejected input (missing file, no label column, feature count
-unlike the model's) writes the reason to ``--message-file`` (SageMaker's ExitMessage) and exits 1.
+``binary_classification_metrics`` is on the test split at ``--threshold`` (0.5), exactly Model Monitor's
+format (the quality gate and Model Monitor tooling read it). Every metric is ``{"value": x,
+"standard_deviation": s}``; as in Model Monitor, the standard deviation is that of the metric over five
+random 80 % samples, and the string "NaN" below 200 rows. The "best constant classifier" metrics are those
+of the classifier that always predicts the positive class (Model Monitor's published example shows the
+same values). Model Monitor's format has no key for the area under the precision-recall curve, so
+``pr_auc`` (test split, same value/deviation form) has a section of its own.
+
+``operating_point`` is the decision threshold to act on: chosen on the validation split by
+``--operating-point`` (see ``choose_threshold``), then measured on the test split. A row is fraud when
+its score is at or above the threshold, everywhere in this file.
+
+A rejected input (missing file, no label column, feature count unlike the model's, an unknown operating
+point rule) writes the reason to ``--message-file`` (SageMaker's ExitMessage) and exits 1.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import tarfile
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 import numpy as np
 import pandas as pd
@@ -35,11 +50,13 @@ LABEL = "fraud"
 MODEL_ARCHIVE = "model.tar.gz"
 MODEL_FILE = "xgboost-model"
 TEST_FILE = "test.csv"
+VALIDATION_FILE = "validation.csv"
 OUTPUT_FILE = "evaluation.json"
 # Model Monitor reports standard deviations only from this many rows, over this many 80 % samples
 MIN_ROWS_FOR_DEVIATION = 200
 DEVIATION_SAMPLES = 5
 DEVIATION_FRACTION = 0.8
+DEFAULT_OPERATING_POINT = "best-f1"
 
 
 class InputError(Exception):
@@ -145,6 +162,29 @@ def point_metrics(labels: np.ndarray, scores: np.ndarray, threshold: float) -> D
     }
 
 
+def deviation_samples(rows: int, seed: int = 0) -> List[np.ndarray]:
+    """Model Monitor's five random 80 % samples (row indices) for standard deviations; none below 200 rows."""
+    if rows < MIN_ROWS_FOR_DEVIATION:
+        return []
+    rng = np.random.RandomState(seed)
+    size = int(DEVIATION_FRACTION * rows)
+    return [rng.choice(rows, size=size, replace=False) for _ in range(DEVIATION_SAMPLES)]
+
+
+def average_precision(labels: np.ndarray, scores: np.ndarray) -> float:
+    """Area under the precision-recall curve as average precision, sklearn's ``average_precision_score``.
+
+    AP = sum over the distinct scores, highest first, of (R_n - R_(n-1)) * P_n: each step of recall weighted
+    by the precision at that threshold, with no interpolation (not the trapezoidal area under the curve,
+    which linear interpolation between PR points makes optimistic). Ties move together. NaN when there is
+    no positive row (sklearn then warns and returns 0).
+    """
+    if not np.any(labels):
+        return float("nan")
+    precisions, recalls = precision_recall_curve(labels, scores)
+    return float(np.sum(np.diff(recalls) * precisions[1:]))
+
+
 def _json_number(value: float):
     """Model Monitor writes undefined values as the string "NaN" (JSON has no NaN)."""
     return "NaN" if value != value else value
@@ -159,10 +199,8 @@ def binary_classification_metrics(
     values = point_metrics(labels, scores, threshold)
 
     deviations = {name: float("nan") for name in values}
-    if labels.size >= MIN_ROWS_FOR_DEVIATION:
-        rng = np.random.RandomState(seed)
-        size = int(DEVIATION_FRACTION * labels.size)
-        samples = [rng.choice(labels.size, size=size, replace=False) for _ in range(DEVIATION_SAMPLES)]
+    samples = deviation_samples(labels.size, seed)
+    if samples:
         sampled = [point_metrics(labels[index], scores[index], threshold) for index in samples]
         deviations = {name: float(np.std([metrics[name] for metrics in sampled])) for name in values}
 
@@ -181,6 +219,129 @@ def binary_classification_metrics(
     }
     result["precision_recall_curve"] = {"precisions": precisions.tolist(), "recalls": recalls.tolist()}
     return result
+
+
+def precision_recall_metrics(labels: np.ndarray, scores: np.ndarray, seed: int = 0) -> dict:
+    """``{"pr_auc": {"value", "standard_deviation"}}``: average precision, in Model Monitor's value form.
+
+    The deviation uses the same five samples as ``binary_classification_metrics`` (same seed).
+    """
+    labels = np.asarray(labels, dtype=float)
+    scores = np.asarray(scores, dtype=float)
+    value = average_precision(labels, scores)
+    deviation = float("nan")
+    samples = deviation_samples(labels.size, seed)
+    if samples:
+        deviation = float(np.std([average_precision(labels[index], scores[index]) for index in samples]))
+    return {"pr_auc": {"value": _json_number(value), "standard_deviation": _json_number(deviation)}}
+
+
+# ---------------------------------------------------------------------------------------------------
+# Operating point: the decision threshold, chosen on the validation split
+
+
+class OperatingPointRule(NamedTuple):
+    """A parsed ``--operating-point``: kind "best-f1", "recall" (value x) or "threshold" (value t)."""
+
+    kind: str
+    value: Optional[float] = None
+
+    @property
+    def description(self) -> str:
+        """How evaluation.json and the model package name the rule, e.g. "best-f1 on validation"."""
+        if self.kind == "best-f1":
+            return "best-f1 on validation"
+        if self.kind == "recall":
+            return f"recall>={self.value!r} on validation"
+        return f"fixed threshold={self.value!r}"
+
+
+OPERATING_POINT_FORMS = (
+    "best-f1 (the default: the threshold with the highest F1 on the validation split), "
+    "recall=<x> (the highest threshold whose validation recall is at least x, 0 < x <= 1) "
+    "or threshold=<t> (a fixed threshold, 0 <= t <= 1)"
+)
+_DECIMAL = re.compile(r"^[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?$|^[0-9]+\.$")
+
+
+def parse_operating_point(text: str) -> OperatingPointRule:
+    """The rule ``text`` names; InputError with the accepted forms for anything else."""
+    if text == "best-f1":
+        return OperatingPointRule("best-f1")
+    kind, sep, number = text.partition("=")
+    if sep and kind in ("recall", "threshold"):
+        value = float(number) if _DECIMAL.match(number) else float("nan")
+        low_ok = value > 0 if kind == "recall" else value >= 0
+        if low_ok and value <= 1:
+            return OperatingPointRule(kind, value)
+        bounds = "0 < x <= 1" if kind == "recall" else "0 <= t <= 1"
+        raise InputError(
+            f"--operating-point {text!r}: {kind} needs a number with {bounds} (plain decimal notation)"
+        )
+    raise InputError(f"--operating-point {text!r} is not a rule; use {OPERATING_POINT_FORMS}")
+
+
+def choose_threshold(rule: OperatingPointRule, labels: np.ndarray, scores: np.ndarray) -> float:
+    """The decision threshold ``rule`` picks on (validation) ``labels`` and ``scores``.
+
+    The candidates are the distinct scores (a row is positive at score >= threshold; rows with equal scores
+    are flagged together), as the points of sklearn's ``precision_recall_curve``:
+    - best-f1: the candidate with the highest F1 (= 2 TP / (TP + FP + P)); among equal F1 values, the
+      highest threshold (the fewest rows flagged).
+    - recall=x: the highest candidate whose recall is at least x. The lowest candidate flags every row
+      (recall 1), so one always exists.
+    - threshold=t: t, whatever the data.
+    When every score is equal there is one candidate, that score: it flags every row (recall 1, precision
+    the positive rate). With no positive row, best-f1 and recall=x are undefined: InputError.
+    """
+    if rule.kind == "threshold":
+        assert rule.value is not None
+        return float(rule.value)
+    labels = np.asarray(labels, dtype=float)
+    positives = float(np.sum(labels))
+    if positives == 0:
+        raise InputError(
+            f"{VALIDATION_FILE} has no positive row (label 1) in {labels.size} rows: the rule "
+            f"'{rule.description}' cannot choose a threshold. Evaluate with the validation split of the "
+            "same preprocess run (it holds both classes), or use --operating-point threshold=<t>"
+        )
+    thresholds, true_positives, _, predicted_positives = roc_points(labels, np.asarray(scores, dtype=float))
+    if rule.kind == "best-f1":
+        f1 = 2.0 * true_positives / (predicted_positives + positives)
+        index = int(np.argmax(f1))  # the first maximum: thresholds run from the highest down
+    else:
+        assert rule.value is not None
+        index = int(np.argmax(true_positives / positives >= rule.value))
+    return float(thresholds[index])
+
+
+def threshold_metrics(labels: np.ndarray, scores: np.ndarray, threshold: float) -> Dict[str, float]:
+    """Precision, recall and F1 of flagging score >= threshold (0 where undefined, as Model Monitor)."""
+    _, fp, fn, tp = confusion_counts(np.asarray(labels), np.asarray(scores) >= threshold)
+    precision, recall = _ratio(tp, tp + fp), _ratio(tp, tp + fn)
+    return {"precision": precision, "recall": recall, "f1": f_beta(precision, recall, 1.0)}
+
+
+def operating_point(
+    rule: OperatingPointRule,
+    validation_labels: np.ndarray,
+    validation_scores: np.ndarray,
+    test_labels: np.ndarray,
+    test_scores: np.ndarray,
+) -> dict:
+    """The ``operating_point`` section: the threshold chosen on validation and how it does on test."""
+    threshold = choose_threshold(rule, validation_labels, validation_scores)
+    validation = {
+        "rows": int(np.size(validation_labels)),
+        "positives": int(np.sum(validation_labels)),
+        **threshold_metrics(validation_labels, validation_scores, threshold),
+    }
+    tn, fp, fn, tp = confusion_counts(np.asarray(test_labels), np.asarray(test_scores) >= threshold)
+    test = {
+        **threshold_metrics(test_labels, test_scores, threshold),
+        "confusion_matrix": {"0": {"0": tn, "1": fp}, "1": {"0": fn, "1": tp}},
+    }
+    return {"rule": rule.description, "threshold": threshold, "validation": validation, "test": test}
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -248,47 +409,120 @@ def load_test_set(test_dir: Path, label: str = LABEL) -> Tuple[np.ndarray, np.nd
     return labels, features.to_numpy(dtype=float), [str(name) for name in features.columns]
 
 
-def predict(booster: xgb.Booster, features: np.ndarray, feature_names: Sequence[str]) -> np.ndarray:
-    """The model's scores for every row; the feature count must match the one it was trained on."""
+def load_validation_set(validation_dir: Path) -> Tuple[np.ndarray, np.ndarray]:
+    """(labels, features) of ``validation_dir/validation.csv``: no header, label first (built-in XGBoost)."""
+    path = validation_dir / VALIDATION_FILE
+    if not path.is_file():
+        present = (
+            sorted(p.name for p in validation_dir.iterdir())
+            if validation_dir.is_dir()
+            else "the folder is missing"
+        )
+        raise InputError(
+            f"No {VALIDATION_FILE} in {validation_dir} (found: {present}). The decision threshold is chosen "
+            "on the validation split: pass the preprocess job's 'validation' output as the 'validation' "
+            "processing input (--validation-dir)"
+        )
+    try:
+        frame = pd.read_csv(path, header=None)
+    except pd.errors.EmptyDataError:
+        raise InputError(f"{path} is empty: there is nothing to choose a threshold on") from None
+    except (ValueError, pd.errors.ParserError) as error:
+        raise InputError(f"{path} is not a readable CSV file: {error}") from error
+    non_numeric = [int(c) + 1 for c in frame.columns if not pd.api.types.is_numeric_dtype(frame[c])]
+    if non_numeric:
+        raise InputError(
+            f"{path}: columns {non_numeric[:10]} (1-based) are not numeric. The validation split is in the "
+            "built-in XGBoost format: no header row, the label first, then the encoded features"
+        )
+    if frame.shape[1] < 2:
+        raise InputError(f"{path} has {frame.shape[1]} column: it needs the label first, then the features")
+    labels = frame[0].to_numpy(dtype=float)
+    bad = ~np.isin(labels, (0.0, 1.0))
+    if bad.any():
+        row = int(np.argmax(bad))
+        raise InputError(
+            f"{path}: the label (first column) must be 0 or 1; line {row + 1} has {labels[row]:g}"
+        )
+    return labels, frame.drop(columns=[0]).to_numpy(dtype=float)
+
+
+def predict(
+    booster: xgb.Booster,
+    features: np.ndarray,
+    feature_names: Optional[Sequence[str]],
+    source: str = TEST_FILE,
+) -> np.ndarray:
+    """The model's scores for every row; the feature count must match the one it was trained on.
+
+    ``feature_names`` (None for a file without header) are checked against the model's, if it has any.
+    """
     expected = booster.num_features()
     if features.shape[1] != expected:
+        split = source.rsplit(".", 1)[0]
         raise InputError(
-            f"{TEST_FILE} has {features.shape[1]} feature columns but the model was trained on {expected}: "
-            "evaluate with the test split of the same preprocess run as the training data"
+            f"{source} has {features.shape[1]} feature columns but the model was trained on {expected}: "
+            f"evaluate with the {split} split of the same preprocess run as the training data"
         )
     names = booster.feature_names
-    if names is not None and list(names) != list(feature_names):
-        raise InputError(
-            f"{TEST_FILE} columns {list(feature_names)} differ from the model's features {names}"
-        )
+    if names is not None and feature_names is not None and list(names) != list(feature_names):
+        raise InputError(f"{source} columns {list(feature_names)} differ from the model's features {names}")
     return booster.predict(xgb.DMatrix(features))
 
 
-def evaluate(model_dir: Path, test_dir: Path, threshold: float = 0.5) -> dict:
-    """The whole evaluation.json document."""
+def evaluate(
+    model_dir: Path,
+    test_dir: Path,
+    validation_dir: Path,
+    threshold: float = 0.5,
+    rule: Optional[OperatingPointRule] = None,
+) -> dict:
+    """The whole evaluation.json document; ``rule`` defaults to best-f1."""
+    rule = rule or parse_operating_point(DEFAULT_OPERATING_POINT)
     booster = load_model(model_dir)
     labels, features, names = load_test_set(test_dir)
     scores = predict(booster, features, names)
+    validation_labels, validation_features = load_validation_set(validation_dir)
+    validation_scores = predict(booster, validation_features, None, VALIDATION_FILE)
     return {
         "binary_classification_metrics": binary_classification_metrics(labels, scores, threshold),
+        "precision_recall_metrics": precision_recall_metrics(labels, scores),
+        "operating_point": operating_point(rule, validation_labels, validation_scores, labels, scores),
         "dataset": {"rows": int(labels.size), "positives": int(labels.sum()), "threshold": threshold},
     }
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(
-        description="Evaluate the model on the test split (model-quality metrics)"
+        description="Evaluate the model on the test split (model-quality metrics and a decision threshold)"
     )
     parser.add_argument("--model-dir", type=Path, default=Path("/opt/ml/processing/model"))
     parser.add_argument("--test-dir", type=Path, default=Path("/opt/ml/processing/test"))
+    parser.add_argument(
+        "--validation-dir",
+        type=Path,
+        default=Path("/opt/ml/processing/validation"),
+        help=f"holds {VALIDATION_FILE} (no header, label first): where the decision threshold is chosen",
+    )
     parser.add_argument("--output-dir", type=Path, default=Path("/opt/ml/processing/evaluation"))
-    parser.add_argument("--threshold", type=float, default=0.5, help="score at or above which a row is fraud")
+    parser.add_argument(
+        "--threshold",
+        type=float,
+        default=0.5,
+        help="score at or above which a row is fraud in binary_classification_metrics (Model Monitor's)",
+    )
+    parser.add_argument(
+        "--operating-point",
+        default=DEFAULT_OPERATING_POINT,
+        help=f"how the decision threshold is chosen: {OPERATING_POINT_FORMS}",
+    )
     parser.add_argument("--message-file", type=Path, default=Path("/opt/ml/output/message"))
     args = parser.parse_args(argv)
     try:
         if not 0.0 <= args.threshold <= 1.0:
             raise InputError(f"--threshold {args.threshold} is outside [0, 1]")
-        document = evaluate(args.model_dir, args.test_dir, args.threshold)
+        rule = parse_operating_point(args.operating_point)
+        document = evaluate(args.model_dir, args.test_dir, args.validation_dir, args.threshold, rule)
     except InputError as error:
         args.message_file.parent.mkdir(parents=True, exist_ok=True)
         args.message_file.write_text(str(error))
@@ -299,7 +533,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         json.dump(document, handle, indent=2)
     metrics = document["binary_classification_metrics"]
     rows = document["dataset"]["rows"]
-    print(f"evaluate: {rows} rows, auc {metrics['auc']['value']}, f1 {metrics['f1']['value']}")
+    point = document["operating_point"]
+    print(
+        f"evaluate: {rows} rows, auc {metrics['auc']['value']}, f1 {metrics['f1']['value']} at "
+        f"{args.threshold:g}, pr_auc {document['precision_recall_metrics']['pr_auc']['value']}; "
+        f"{point['rule']}: threshold {point['threshold']:.6g}, test precision "
+        f"{point['test']['precision']:.3f}, recall {point['test']['recall']:.3f}"
+    )
     return 0
 
 

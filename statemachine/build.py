@@ -400,6 +400,8 @@ def recipe() -> dict:
             "testRatio": config.TEST_RATIO,
             "seed": config.SPLIT_SEED,
         },
+        # the decision threshold registered with the model is chosen by this rule
+        "operatingPoint": config.OPERATING_POINT,
     }
 
 
@@ -526,7 +528,10 @@ def model_and_test_inputs() -> list[dict]:
 def evaluate_state() -> Task:
     return Task(
         "Evaluate",
-        comment="Score the model on the test split (processing/evaluate.py in the XGBoost image).",
+        comment=(
+            "Score the model on the test split and choose its decision threshold on the validation split "
+            "(processing/evaluate.py in the XGBoost image)."
+        ),
         resource="arn:aws:states:::sagemaker:createProcessingJob.sync",
         parameters=processing_job(
             "evaluate",
@@ -538,11 +543,20 @@ def evaluate_state() -> Task:
                     "/opt/ml/processing/model",
                     "--test-dir",
                     "/opt/ml/processing/test",
+                    "--validation-dir",
+                    "/opt/ml/processing/validation",
+                    "--operating-point",
+                    config.OPERATING_POINT,
                     "--output-dir",
                     "/opt/ml/processing/evaluation",
                 ],
             ),
-            inputs=model_and_test_inputs(),
+            inputs=[
+                *model_and_test_inputs(),
+                processing_input(
+                    "validation", "/opt/ml/processing/validation", **{"S3Uri.$": "$.preprocess.validation"}
+                ),
+            ],
             outputs=[processing_output("evaluation", "/opt/ml/processing/evaluation", "evaluation")],
             resources=cluster("ProcessingInstanceType", 1),
             max_runtime=PROCESSING_MAX_RUNTIME,

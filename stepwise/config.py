@@ -50,6 +50,10 @@ BIAS_FACET_VALUE = 1
 FAVOURABLE_LABEL = 0
 PROBABILITY_THRESHOLD = 0.5
 
+# Decision threshold (processing/evaluate.py --operating-point): chosen on the validation split and
+# recorded in the model package (decisionThreshold). "best-f1", "recall=<x>" or "threshold=<t>".
+OPERATING_POINT = "best-f1"
+
 # Quality gate
 GATE_METRIC = "auc"
 GATE_THRESHOLD = 0.7

@@ -2,16 +2,18 @@
 
 Creates the model package group if it is missing, then one versioned model package carrying the
 model (image + model.tar.gz), its quality, bias and explainability reports, and metadata naming the
-execution, the dataset, the test data and the gate metric. Idempotent per execution: a Lambda retry
+execution, the dataset, the test data, the gate metric and the decision threshold (read from the
+Evaluate job's evaluation.json: its operating_point). Idempotent per execution: a Lambda retry
 or a re-run of the same execution finds the package whose metadata carries its execution ARN and
 returns it with "created": false (and CreateModelPackage's ClientToken guards the race on AWS).
 """
 
 from __future__ import annotations
 
+import math
 import uuid
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -21,6 +23,7 @@ from stepwise_functions import registry
 from stepwise_functions.aws import client
 from stepwise_functions.events import StepwiseEvent, comma_separated, parse_event
 from stepwise_functions.observability import powertools
+from stepwise_functions.s3 import read_json
 
 FUNCTION = "register_model"
 S3_URI = r"^s3://[^/]+/.+"
@@ -29,6 +32,41 @@ DEFAULT_INSTANCE_TYPES = ["ml.m5.large", "ml.m5.xlarge"]
 METADATA_VALUE_LIMIT = 256  # SageMaker's limit on a CustomerMetadataProperties value
 
 logger, tracer, metrics = powertools(FUNCTION)
+
+
+class OperatingPointNotFoundError(ValueError):
+    """evaluation.json holds no usable decision threshold (operating_point)."""
+
+
+class OperatingPoint(NamedTuple):
+    """The decision threshold the Evaluate job chose, and the rule it used."""
+
+    threshold: float
+    rule: str
+
+
+def read_operating_point(evaluation_uri: str) -> OperatingPoint:
+    """The ``operating_point`` of the evaluation.json at `evaluation_uri` (processing/evaluate.py)."""
+    document = read_json(evaluation_uri)
+    point = document.get("operating_point") if isinstance(document, dict) else None
+    if not isinstance(point, dict):
+        raise OperatingPointNotFoundError(
+            f"{evaluation_uri} has no operating_point section: it was not written by this version of "
+            "processing/evaluate.py (which chooses the decision threshold on the validation split)"
+        )
+    threshold, rule = point.get("threshold"), point.get("rule")
+    if (
+        isinstance(threshold, bool)
+        or not isinstance(threshold, int | float)
+        or not math.isfinite(threshold)
+        or not isinstance(rule, str)
+        or not rule
+    ):
+        raise OperatingPointNotFoundError(
+            f"{evaluation_uri}: operating_point needs a finite number 'threshold' and a text 'rule'; "
+            f"it has threshold {threshold!r} and rule {rule!r}"
+        )
+    return OperatingPoint(float(threshold), rule)
 
 
 class _Camel(BaseModel):
@@ -82,7 +120,7 @@ class RegisterModelEvent(StepwiseEvent):
     _split_types = field_validator("realtime_instance_types", mode="before")(comma_separated)
 
 
-def customer_metadata(request: RegisterModelEvent) -> dict[str, str]:
+def customer_metadata(request: RegisterModelEvent, point: OperatingPoint) -> dict[str, str]:
     """The package's CustomerMetadataProperties (keys in stepwise_functions.registry)."""
     dataset = request.dataset
     values = {
@@ -98,6 +136,8 @@ def customer_metadata(request: RegisterModelEvent) -> dict[str, str]:
         registry.METRIC_VALUE: None if request.gate.value is None else repr(request.gate.value),
         registry.RUN_ID: request.run_id,
         registry.FINGERPRINT: request.fingerprint,
+        registry.DECISION_THRESHOLD: repr(point.threshold),
+        registry.OPERATING_POINT: point.rule,
     }
     too_long = [
         key for key, value in values.items() if value is not None and len(value) > METADATA_VALUE_LIMIT
@@ -106,13 +146,13 @@ def customer_metadata(request: RegisterModelEvent) -> dict[str, str]:
         raise ValueError(
             f"model package metadata values longer than {METADATA_VALUE_LIMIT} characters: "
             f"{', '.join(too_long)}; "
-            "use shorter bucket, dataset or execution names"
+            "use shorter bucket, dataset or execution names (or a shorter operating point rule)"
         )
     return {key: value for key, value in values.items() if value is not None}
 
 
-def package_request(request: RegisterModelEvent) -> dict[str, Any]:
-    """The CreateModelPackage request for this run."""
+def package_request(request: RegisterModelEvent, point: OperatingPoint) -> dict[str, Any]:
+    """The CreateModelPackage request for this run; `point` is its evaluation's decision threshold."""
     report = {"ContentType": JSON}
     description = f"Stepwise run {request.execution_name or request.execution_arn}"
     if request.gate.value is not None:
@@ -132,7 +172,7 @@ def package_request(request: RegisterModelEvent) -> dict[str, Any]:
             "Explainability": {"Report": {**report, "S3Uri": request.explainability_report_uri}},
         },
         "ModelApprovalStatus": request.approval_status,
-        "CustomerMetadataProperties": customer_metadata(request),
+        "CustomerMetadataProperties": customer_metadata(request, point),
         # same execution, same token: AWS returns the first package instead of creating a second
         "ClientToken": str(uuid.uuid5(uuid.NAMESPACE_URL, request.execution_arn)),
     }
@@ -151,12 +191,13 @@ def register(request: RegisterModelEvent) -> dict[str, Any]:
             "approvalStatus": existing["ModelApprovalStatus"],
             "created": False,
         }
+    point = read_operating_point(request.evaluation_uri)
     if registry.ensure_group(
         group, "Stepwise fraud-detection models (XGBoost), one version per pipeline run"
     ):
         logger.info("created model package group", extra={"group": group})
     sagemaker = client("sagemaker")
-    arn = sagemaker.create_model_package(**package_request(request))["ModelPackageArn"]
+    arn = sagemaker.create_model_package(**package_request(request, point))["ModelPackageArn"]
     package = sagemaker.describe_model_package(ModelPackageName=arn)
     return {
         "modelPackageArn": arn,

@@ -15,6 +15,7 @@ from botocore.model import Shape
 from botocore.validate import validate_parameters
 from template_support import REPO, iter_states, load_module
 
+from processing import evaluate
 from stepwise import config
 
 # Step Functions integrations -> (botocore service, operation) whose request shape the Parameters are
@@ -218,6 +219,23 @@ def test_training_uses_stepwise_hyperparameters_and_split(definition: dict[str, 
     assert float(options["--validation-ratio"]) == config.VALIDATION_RATIO
     assert float(options["--test-ratio"]) == config.TEST_RATIO
     assert int(options["--seed"]) == config.SPLIT_SEED
+
+
+def test_evaluate_chooses_the_threshold_on_the_preprocess_validation_split(
+    definition: dict[str, Any],
+) -> None:
+    parameters = definition["States"]["Evaluate"]["Parameters"]
+    arguments = parameters["AppSpecification"]["ContainerArguments"]
+    options = dict(zip(arguments[::2], arguments[1::2], strict=True))
+    inputs = {i["S3Input"]["LocalPath"]: i["S3Input"] for i in parameters["ProcessingInputs"]}
+    assert inputs[options["--validation-dir"]]["S3Uri.$"] == "$.preprocess.validation"
+    assert inputs[options["--test-dir"]]["S3Uri.$"] == "$.preprocess.test"
+    assert options["--operating-point"] == config.OPERATING_POINT
+    evaluate.parse_operating_point(config.OPERATING_POINT)  # a rule the job accepts, caught before a run
+    # the rule is part of the recipe: changing it registers a new package for the same inputs
+    assert (
+        definition["States"]["ClaimRun"]["Parameters"]["recipe"]["operatingPoint"] == config.OPERATING_POINT
+    )
 
 
 def format_result(expression: str, values: dict[str, str]) -> str:

@@ -6,17 +6,40 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import boto3
+import numpy as np
 import pytest
 from functions_support import FakeContext, layer, load_app, mocked_aws, sample_event
 
+from processing import evaluate
+
 app = load_app("register_model")
 GROUP = "stepwise-fraud-detection"
-RUN = "s3://stepwise-data-123456789012/runs/20261128-083001-5c7e21"
+BUCKET = "stepwise-data-123456789012"
+RUN = f"s3://{BUCKET}/runs/20261128-083001-5c7e21"
+EVALUATION_KEY = "runs/20261128-083001-5c7e21/evaluation/evaluation.json"
+
+
+# validation (and test) labels and scores: the best F1 flags score >= 0.7, recall 1 needs score >= 0.05
+LABELS = np.array([0, 0, 1, 0, 1, 1, 0, 0])
+SCORES = np.array([0.1, 0.2, 0.05, 0.4, 0.7, 0.8, 0.9, 0.3])
+
+
+def operating_point_section(rule: str = "best-f1") -> dict:
+    """evaluation.json's operating_point as processing/evaluate.py writes it."""
+    return evaluate.operating_point(evaluate.parse_operating_point(rule), LABELS, SCORES, LABELS, SCORES)
+
+
+def put_evaluation(document: dict | bytes) -> None:
+    body = document if isinstance(document, bytes) else json.dumps(document).encode()
+    boto3.client("s3").put_object(Bucket=BUCKET, Key=EVALUATION_KEY, Body=body)
 
 
 @pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch):
+    """moto, with the run's evaluation.json (the event's evaluationUri) in the bucket."""
     with mocked_aws(monkeypatch):
+        boto3.client("s3").create_bucket(Bucket=BUCKET)
+        put_evaluation({"binary_classification_metrics": {}, "operating_point": operating_point_section()})
         yield
 
 
@@ -71,8 +94,52 @@ def test_registers_the_model_with_its_metrics_and_lineage(aws):
         "metricValue": "0.8412",
         "runId": "20261128-083001-5c7e21",
         "fingerprint": "4f1c9a7be2d05c3e8a6b1f0d9e7c2a5b3d8e6f1a0c9b7d5e3f2a1b0c9d8e7f6a",
+        "decisionThreshold": "0.7",
+        "operatingPoint": "best-f1 on validation",
     }
     json.dumps(result)
+
+
+@pytest.mark.parametrize(
+    ("rule", "threshold", "description"),
+    [("recall=1", "0.05", "recall>=1.0 on validation"), ("threshold=0.25", "0.25", "fixed threshold=0.25")],
+)
+def test_the_package_records_the_threshold_of_the_evaluations_rule(aws, rule, threshold, description):
+    put_evaluation({"operating_point": operating_point_section(rule)})
+
+    app.lambda_handler(event(), FakeContext("register_model"))
+
+    [package] = packages()
+    properties = package["CustomerMetadataProperties"]
+    assert (properties["decisionThreshold"], properties["operatingPoint"]) == (threshold, description)
+    assert float(properties["decisionThreshold"]) == evaluate.choose_threshold(
+        evaluate.parse_operating_point(rule), LABELS, SCORES
+    )
+
+
+@pytest.mark.parametrize(
+    ("document", "message"),
+    [
+        ({"binary_classification_metrics": {}}, "has no operating_point section"),
+        ({"operating_point": {"rule": "best-f1 on validation", "threshold": "NaN"}}, "threshold 'NaN'"),
+        ({"operating_point": {"rule": "", "threshold": 0.7}}, "and rule ''"),
+        ([1, 2], "has no operating_point section"),
+    ],
+)
+def test_an_evaluation_without_a_threshold_registers_nothing(aws, document, message):
+    put_evaluation(document)
+
+    with pytest.raises(app.OperatingPointNotFoundError, match=message):
+        app.lambda_handler(event(), FakeContext("register_model"))
+    assert packages() == []
+
+
+def test_a_rule_longer_than_sagemakers_metadata_limit_is_refused(aws):
+    put_evaluation({"operating_point": {"rule": "r" * 257, "threshold": 0.7}})
+
+    with pytest.raises(ValueError, match="longer than 256 characters: operatingPoint"):
+        app.lambda_handler(event(), FakeContext("register_model"))
+    assert packages() == []
 
 
 def test_a_retry_of_the_same_execution_registers_nothing_twice(aws):
@@ -128,11 +195,12 @@ def test_approval_status_from_the_environment(aws, monkeypatch):
 def test_the_client_token_is_stable_per_execution():
     request = app.RegisterModelEvent.model_validate(event())
     other = app.RegisterModelEvent.model_validate(event(executionArn="arn:aws:states:::execution:x:other"))
+    point = app.OperatingPoint(0.7, "best-f1 on validation")
 
-    token = app.package_request(request)["ClientToken"]
+    token = app.package_request(request, point)["ClientToken"]
 
-    assert token == app.package_request(request)["ClientToken"]
-    assert token != app.package_request(other)["ClientToken"]
+    assert token == app.package_request(request, point)["ClientToken"]
+    assert token != app.package_request(other, point)["ClientToken"]
     assert len(token) <= 36
 
 

@@ -305,7 +305,8 @@ def test_the_state_machines_notification_is_a_valid_request():
 def test_register_models_create_model_package_request_is_valid():
     app = load_app("register_model")
     request = app.package_request(
-        app.parse_event(sample_event("register_model"), app.RegisterModelEvent, app.FUNCTION)
+        app.parse_event(sample_event("register_model"), app.RegisterModelEvent, app.FUNCTION),
+        app.OperatingPoint(0.6761428713798523, "best-f1 on validation"),
     )
 
     assert botocore_report("sagemaker", "CreateModelPackage", request) == ""
@@ -325,7 +326,8 @@ def test_deploy_endpoints_create_model_and_create_endpoint_config_requests_are_v
     register = load_app("register_model")
     request = app.parse_event(sample_event("deploy_endpoint"), app.DeployEndpointEvent, app.FUNCTION)
     package_request = register.package_request(
-        register.parse_event(sample_event("register_model"), register.RegisterModelEvent, register.FUNCTION)
+        register.parse_event(sample_event("register_model"), register.RegisterModelEvent, register.FUNCTION),
+        register.OperatingPoint(0.6761428713798523, "best-f1 on validation"),
     )
     package = {**package_request, "ModelPackageArn": request.model_package_arn}
     recorder = _Recorder()

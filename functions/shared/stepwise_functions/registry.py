@@ -28,6 +28,8 @@ METRIC_NAME = "metricName"
 METRIC_VALUE = "metricValue"
 FINGERPRINT = "fingerprint"  # claim_run: the SHA-256 of the run's inputs
 RUN_ID = "runId"  # claim_run: the short id in every job name and S3 key of the run
+DECISION_THRESHOLD = "decisionThreshold"  # evaluation.json operating_point: flag fraud at score >= this
+OPERATING_POINT = "operatingPoint"  # the rule that chose it, e.g. "best-f1 on validation"
 
 
 def _is_missing(error: ClientError) -> bool:
