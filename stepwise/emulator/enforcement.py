@@ -74,6 +74,38 @@ class Principals:
         return caller
 
 
+_ACTIVE: RequestGate | None = None  # the installed gate (one embedded AWS per process at a time)
+_DISPATCHERS: list[tuple[str, Callable]] = []
+
+
+def _register_dispatchers() -> None:
+    """Put the gate's hooks into botocore's handlers, once: every session made afterwards has them.
+    boto3's default session, if one was made before, is dropped so that the next `boto3.client()`
+    makes one that has them."""
+    if _DISPATCHERS:
+        return
+    import boto3
+    from botocore.handlers import BUILTIN_HANDLERS
+
+    def dispatch(method: str) -> Callable:
+        def hook(**kwargs: Any) -> None:
+            gate = _ACTIVE
+            if gate is not None:
+                getattr(gate, method)(**kwargs)
+
+        return hook
+
+    _DISPATCHERS.extend(
+        [
+            ("before-parameter-build", dispatch("_remember_params")),
+            ("before-call", dispatch("_before_call")),
+            ("after-call", dispatch("_after_call")),
+        ]
+    )
+    BUILTIN_HANDLERS.extend(_DISPATCHERS)
+    boto3.DEFAULT_SESSION = None
+
+
 class RequestGate:
     """The botocore hooks that validate and authorize every request of the embedded AWS."""
 
@@ -99,27 +131,19 @@ class RequestGate:
 
     # ---------------------------------------------------------------- botocore wiring
     def install(self) -> None:
-        """From now on, every new botocore client runs the gate (BUILTIN_HANDLERS, as moto registers)."""
-        from botocore.handlers import BUILTIN_HANDLERS
-
-        if not self._installed:
-            for entry in self._handlers():
-                BUILTIN_HANDLERS.append(entry)
-            self._installed = True
-
-    def _handlers(self) -> list[tuple[str, Callable]]:
-        return [
-            ("before-parameter-build", self._remember_params),
-            ("before-call", self._before_call),
-            ("after-call", self._after_call),
-        ]
+        """From now on, every botocore client runs this gate. The hooks are registered once per process
+        in BUILTIN_HANDLERS (as moto registers its own) and call whichever gate is installed, so a
+        client of a session made under an earlier gate (boto3's default session outlives an embedded
+        AWS when moto's mock is nested in another) is checked by this one."""
+        global _ACTIVE
+        _register_dispatchers()
+        _ACTIVE = self
+        self._installed = True
 
     def uninstall(self) -> None:
-        from botocore.handlers import BUILTIN_HANDLERS
-
-        for entry in self._handlers():
-            while entry in BUILTIN_HANDLERS:
-                BUILTIN_HANDLERS.remove(entry)
+        global _ACTIVE
+        if _ACTIVE is self:
+            _ACTIVE = None
         self._installed = False
 
     def _remember_params(self, params: dict, context: dict, **_: Any) -> None:
