@@ -74,11 +74,19 @@ def main(argv: list[str] | None = None) -> int:
     from stepwise.console.commands import UsageError
 
     args = build_parser().parse_args(argv)
+    # the streams as they are now: the console writes to these, whatever an in-process Lambda handler
+    # does to sys.stdout / sys.stderr while it runs
+    args.stdout, args.stderr = sys.stdout, sys.stderr
     try:
         return args.handler(args)
     except UsageError as error:
         print(f"stepwise: error: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt as interrupt:  # before or after an execution: nothing to stop
+        from stepwise.console.commands import Terminated
+
+        print("stepwise: interrupted", file=sys.stderr)
+        return 143 if isinstance(interrupt, Terminated) else 130
     except BrokenPipeError:
         # the reader went away (`| head`): stop quietly, without a second error while flushing
         devnull = os.open(os.devnull, os.O_WRONLY)

@@ -27,6 +27,10 @@ class UsageError(Exception):
     """A mistake of the user's: one line saying what to fix, exit code 2."""
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, handled as Ctrl-C is (exit code 143 instead of 130)."""
+
+
 # ================================================================================== arguments
 def add_state_dir_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
@@ -161,14 +165,26 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
 
 
 # ================================================================================== output helpers
+def _out(args: argparse.Namespace) -> Any:
+    """The command's stdout as it was when the command started (stepwise/cli.py keeps it in `args`):
+    whatever a function running in-process does to sys.stdout meanwhile, the console's output goes
+    here."""
+    return getattr(args, "stdout", None) or sys.stdout
+
+
+def _err(args: argparse.Namespace) -> Any:
+    return getattr(args, "stderr", None) or sys.stderr
+
+
 def _say(args: argparse.Namespace, text: str) -> None:
     """Progress messages: stdout, or stderr when stdout carries JSON."""
-    print(text, file=sys.stderr if getattr(args, "json", False) else sys.stdout, flush=True)
+    print(text, file=_err(args) if getattr(args, "json", False) else _out(args), flush=True)
 
 
-def _print_json(value: Any) -> None:
-    json.dump(value, sys.stdout, indent=2, default=str)
-    sys.stdout.write("\n")
+def _print_json(value: Any, args: argparse.Namespace | None = None) -> None:
+    out = _out(args) if args is not None else sys.stdout
+    json.dump(value, out, indent=2, default=str)
+    out.write("\n")
 
 
 def _store(state_dir: Path) -> Any:
@@ -247,7 +263,7 @@ def _terminate_as_interrupt() -> Iterator[None]:
     """SIGTERM (CI timeouts, docker stop) behaves as Ctrl-C: the run is stopped and recorded."""
 
     def interrupt(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
+        raise Terminated
 
     previous = signal.signal(signal.SIGTERM, interrupt)
     try:
@@ -272,6 +288,10 @@ def embedded_aws(state_dir: Path, **options: Any) -> Iterator[Any]:
     finally:
         gc.freeze()
         gc.enable()
+    for repair in aws.repairs:
+        print(f"repaired: {repair}", file=sys.stderr, flush=True)
+    for warning in aws.restore_warnings:
+        print(f"warning: a journaled call failed when replayed: {warning}", file=sys.stderr, flush=True)
     try:
         yield aws
     finally:
@@ -399,24 +419,25 @@ def _follow(aws: Any, started: list[str], args: argparse.Namespace) -> int:
     code = 0
     for arn in started:
         _say(args, f"Execution {arn.rsplit(':', 1)[1]}")
-        printer = ProgressPrinter(stream=sys.stderr if args.json else sys.stdout)
+        printer = ProgressPrinter(stream=_err(args) if args.json else _out(args))
         try:
             described = aws.wait(arn, on_events=printer)
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as interrupt:
             printer.finish()
-            print("\nInterrupted: stopping the execution and its jobs…", file=sys.stderr, flush=True)
+            signal_name = "SIGTERM" if isinstance(interrupt, Terminated) else "Ctrl-C"
+            print(f"\nInterrupted ({signal_name}): stopping the execution and its jobs…", file=_err(args))
             for other in started:
                 with contextlib.suppress(Exception):
-                    aws.stop(other, cause="Stopped by the user (Ctrl-C or SIGTERM)")
+                    aws.stop(other, cause=f"Stopped by the user ({signal_name})")
             described = aws.wait(arn)
-            code = 130
+            code = 143 if isinstance(interrupt, Terminated) else 130
         printer.finish()
         summary = build_summary(aws.store, described, aws.history(arn))
         sample_predictions(aws, summary)
         aws.store.save_execution(
             described, aws.history(arn), summary=summary, parameters=aws.stack.parameters
         )
-        if code == 130:
+        if code in (130, 143):
             break
     if code == 0:
         code = 0 if summary["status"] == "SUCCEEDED" else 1
@@ -431,9 +452,9 @@ def _finish(state_dir: Path, summary: dict, args: argparse.Namespace) -> None:
 
     summary["report"] = str(write_run_report(state_dir, summary["execution"]))
     if args.json:
-        _print_json(summary)
+        _print_json(summary, args)
     else:
-        print_summary(summary, sys.stdout)
+        print_summary(summary, _out(args))
 
 
 # ================================================================================== runs, show, logs

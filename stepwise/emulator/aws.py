@@ -107,6 +107,7 @@ class EmbeddedAWS:
         self._authorizer: Any = None
         self.stack: Any = None
         self.restore_warnings: list[str] = []  # journaled calls that failed when replayed
+        self.repairs: list[str] = []  # what start() found inconsistent in the state folder and repaired
 
     # ================================================================ lifecycle
     def __enter__(self) -> EmbeddedAWS:
@@ -432,6 +433,7 @@ class EmbeddedAWS:
                 self._restore_calls()
             finally:
                 self._restoring = False
+            self._check_restored_state()
             if self.deploy:
                 parameters = self.stack_parameters()
                 if stored.get("digest") != self._package.digest or stored["parameters"] != parameters:
@@ -614,10 +616,85 @@ class EmbeddedAWS:
 
     def _restore_objects(self) -> None:
         for stored in self.store.current_objects():
-            data = self.store.blob_path(stored.blob).read_bytes()
+            path = self.store.blob_path(stored.blob)
+            try:
+                data = path.read_bytes()
+            except OSError:
+                data = None
+            if data is None or len(data) != stored.size:
+                self.store.record_deletion(stored.bucket, stored.key)
+                self.repairs.append(
+                    f"s3://{stored.bucket}/{stored.key}: its bytes ({path}) are missing or truncated; "
+                    "the object is removed"
+                )
+                continue
             moto_seams.put_object_quietly(
                 self.account_id, stored.bucket, stored.key, data, stored.content_type, stored.metadata
             )
+
+    def _check_restored_state(self) -> None:
+        """What a process killed at any point can leave, found and repaired (each repair said in
+        `self.repairs`): executions it was running, endpoints whose model cannot be served, registered
+        versions whose model artifact is gone. The caller holds the state folder's lock: no other
+        process runs these executions."""
+        for record in self.store.executions():
+            described = record["execution"]
+            if described.get("status") == "RUNNING":
+                self.store.mark_aborted(
+                    described["name"], "the stepwise process running it ended before it did (killed?)"
+                )
+                self.repairs.append(f"execution {described['name']} was left RUNNING: recorded as ABORTED")
+        for package in self.store.get("registry") or []:
+            url = (package.get("container") or {}).get("ModelDataUrl")
+            if url and not self._stored_object(url):
+                self.repairs.append(
+                    f"{package['group']} version {package['version']}: its model artifact {url} is missing; "
+                    "it cannot be deployed (train again with `stepwise run --force`)"
+                )
+        sagemaker = moto_seams.sagemaker_backend(self.account_id, self.region)
+        self._resume_endpoint_deployments(sagemaker)
+        for name, found, cannot_serve in self.endpoints.check_restored(self._stored_object):
+            if not cannot_serve:
+                self.repairs.append(f"endpoint {name}: {found}")
+                continue
+            endpoint = sagemaker.endpoints.get(name)
+            if endpoint is not None:
+                moto_seams.set_endpoint_failed(
+                    endpoint, f"Restored from {self.state_dir}: {found}", rolled_back=False
+                )
+            self.repairs.append(
+                f"endpoint {name}: {found}; it is now Failed (`stepwise deploy N` deploys a version)"
+            )
+
+    def _resume_endpoint_deployments(self, sagemaker: Any) -> None:
+        """An endpoint whose CreateEndpoint or UpdateEndpoint was accepted but had not finished when the
+        process ended: on AWS it would finish, so its deployment runs again (the replayed calls put the
+        endpoint on the last config asked for; the record says what really served)."""
+        for name, endpoint in list(sagemaker.endpoints.items()):
+            record = self.endpoints.deployed.get(name)
+            asked = endpoint.endpoint_config_name
+            if record is None:
+                moto_seams.set_endpoint_deploying(endpoint, asked, updating=False)
+                self.endpoints.deploy(sagemaker, endpoint, asked, rolling_back_to=None)
+                self.repairs.append(f"endpoint {name} was still Creating when its process ended: created it")
+            elif record["EndpointConfigName"] != asked:
+                serving = record["EndpointConfigName"]
+                moto_seams.set_endpoint_serving(sagemaker, endpoint, serving)
+                moto_seams.set_endpoint_deploying(endpoint, asked, updating=True)
+                self.endpoints.deploy(sagemaker, endpoint, asked, rolling_back_to=serving)
+                self.repairs.append(
+                    f"endpoint {name} was still Updating to {asked} when its process ended: it served "
+                    f"{serving}; the update ran again"
+                )
+            else:
+                continue
+            deadline = time.monotonic() + 120  # a model server's start: this command may end soon after
+            while endpoint.endpoint_status in ("Creating", "Updating") and time.monotonic() < deadline:
+                time.sleep(0.05)
+
+    def _stored_object(self, url: str) -> bytes | None:
+        bucket, _, key = url.removeprefix("s3://").partition("/")
+        return self.store.read_object(bucket, key)
 
     def _restore_calls(self) -> None:
         """Replay the journaled SageMaker calls: the same registry, versions and ARNs. Endpoints come

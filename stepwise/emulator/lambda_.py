@@ -367,7 +367,7 @@ class FunctionRunner:
                     self._output(lines),
                 ):
                     handler = self._handler(function)
-                    with self._import_guard(function.package):
+                    with self._import_guard(function.package), self._process_streams_kept():
                         result = handler(event, context)
                 payload: Any = json.loads(json.dumps(result))  # what crosses Lambda's wire is JSON
                 response = {"StatusCode": 200, "ExecutedVersion": "$LATEST", "Payload": payload}
@@ -444,6 +444,17 @@ class FunctionRunner:
                 sys.modules.pop(name, None)
             self._modules[function.name] = own
             sys.modules.update(displaced)  # a function that invoked this one gets its modules back
+
+    @staticmethod
+    @contextlib.contextmanager
+    def _process_streams_kept() -> Iterator[None]:
+        """A handler that replaces sys.stdout or sys.stderr (and closes its own) gives them back: nothing
+        a function does to the process's streams outlives its invocation."""
+        saved = (sys.stdout, sys.stderr)
+        try:
+            yield
+        finally:
+            sys.stdout, sys.stderr = saved
 
     @contextlib.contextmanager
     def _import_guard(self, package: FunctionPackage) -> Iterator[None]:

@@ -909,6 +909,18 @@ def set_endpoint_serving(backend: Any, endpoint: Any, config_name: str) -> None:
     endpoint.last_modified_time = utcnow()
 
 
+def set_endpoint_deploying(endpoint: Any, config_name: str, *, updating: bool) -> None:
+    """Mark `endpoint` Creating, or Updating towards `config_name`, as CreateEndpoint/UpdateEndpoint do."""
+    from moto.core.utils import utcnow
+
+    endpoint.endpoint_status = "Updating" if updating else "Creating"
+    endpoint.failure_reason = None
+    endpoint.pending_deployment_summary = (
+        {"EndpointConfigName": config_name, "StartTime": utcnow()} if updating else None
+    )
+    endpoint.last_modified_time = utcnow()
+
+
 def set_endpoint_failed(endpoint: Any, reason: str, *, rolled_back: bool) -> None:
     """An endpoint whose model server could not start: Failed, or InService on its old config with the
     reason when an update rolled back."""

@@ -281,6 +281,20 @@ class Store:
                 ),
             )
 
+    def mark_aborted(self, name: str, cause: str) -> None:
+        """An execution left RUNNING by a process that died: ABORTED, ended at its last event."""
+        with self._write() as db:
+            row = db.execute("SELECT description, events FROM executions WHERE name = ?", (name,)).fetchone()
+            if row is None:
+                return
+            described, events = json.loads(row[0]), json.loads(row[1] or "[]")
+            stopped = events[-1]["timestamp"] if events else described.get("startDate")
+            described.update(status="ABORTED", stopDate=stopped, error="Interrupted", cause=cause)
+            db.execute(
+                "UPDATE executions SET status = ?, stopped = ?, description = ? WHERE name = ?",
+                ("ABORTED", stopped, json.dumps(described), name),
+            )
+
     def executions(self) -> list[dict]:
         """Every saved execution record {execution, events, summary, parameters}, oldest first."""
         rows = self._read(

@@ -75,3 +75,43 @@ def project_copy(target: Path) -> Path:
         else:
             shutil.copy2(source, target / name)
     return target / "template.yaml"
+
+
+# ---------------------------------------------------------------- processes
+def processes_under(folder: Path, exclude: int = 0) -> list[int]:
+    """PIDs of live processes whose command line mentions `folder` (the jobs and model servers of that
+    state folder)."""
+    pids = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit() or int(proc.name) == exclude:
+            continue
+        try:
+            command = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            status = (proc / "status").read_text()
+        except OSError:
+            continue
+        if str(folder) in command and "zombie" not in status:
+            pids.append(int(proc.name))
+    return pids
+
+
+def popen_stepwise(*args: str) -> subprocess.Popen:
+    """`stepwise ARGS` started in its own process, its output (plain lines) readable as it comes."""
+    return subprocess.Popen(
+        [*COMMAND, *args],
+        cwd=REPO,
+        env=cli_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def read_until(process: subprocess.Popen, line: str, seen: list[str] | None = None) -> list[str]:
+    """The lines `process` printed up to and including `line` (AssertionError if it ended first)."""
+    seen = [] if seen is None else seen
+    for text in process.stdout:
+        seen.append(text)
+        if text.strip() == line:
+            return seen
+    raise AssertionError(f"the command ended before printing {line!r}:\n{''.join(seen)}")

@@ -11,7 +11,17 @@ import shutil
 from pathlib import Path
 
 import pytest
-from e2e_support import COMMAND, REPO, bucket_objects, cli_env, registered, s3_bytes, stored, summary_of
+from e2e_support import (
+    COMMAND,
+    REPO,
+    bucket_objects,
+    cli_env,
+    processes_under,
+    registered,
+    s3_bytes,
+    stored,
+    summary_of,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -146,22 +156,6 @@ def test_bad_raw_data_fails_with_the_jobs_message_and_changes_nothing(
     assert _predictions(stepwise("invoke", "--state-dir", str(state), input=rows).stdout) == served_before
 
 
-def _processes_under(folder: Path, exclude: int = 0) -> list[int]:
-    """PIDs of live processes whose command line mentions `folder` (the jobs of that state folder)."""
-    pids = []
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit() or int(proc.name) == exclude:
-            continue
-        try:
-            command = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-            status = (proc / "status").read_text()
-        except OSError:
-            continue
-        if str(folder) in command and "zombie" not in status:
-            pids.append(int(proc.name))
-    return pids
-
-
 def test_ctrl_c_stops_the_execution_and_its_jobs(stepwise, tutorial_data: Path, tmp_path: Path) -> None:
     import signal
     import subprocess
@@ -182,12 +176,12 @@ def test_ctrl_c_stops_the_execution_and_its_jobs(stepwise, tutorial_data: Path, 
         if line.strip() == "> Train":
             break
     time.sleep(1.0)  # the training container is running
-    assert _processes_under(state, exclude=process.pid), "no job process was running to interrupt"
+    assert processes_under(state, exclude=process.pid), "no job process was running to interrupt"
     process.send_signal(signal.SIGINT)
     rest, _ = process.communicate(timeout=60)
     assert process.returncode == 130, "".join(seen) + rest
     assert "ABORTED" in rest
-    assert _processes_under(state) == [], "a job process outlived Ctrl-C"
+    assert processes_under(state) == [], "a job process outlived Ctrl-C"
 
     runs = json.loads(stepwise("runs", "--state-dir", str(state), "--json").stdout)["runs"]
     assert runs[0]["status"] == "ABORTED"

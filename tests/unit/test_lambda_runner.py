@@ -5,6 +5,7 @@ command, or a new embedded AWS in one process)."""
 from __future__ import annotations
 
 import contextlib
+import sys
 from pathlib import Path
 
 from stepwise.emulator.lambda_ import DeployedFunction, FunctionRunner, LayerSource, build_function
@@ -79,3 +80,32 @@ def test_functions_keep_their_own_module_state_and_a_new_runner_starts_cold(tmp_
         assert _calls(again, "First") == 1, "a new runner must start the function cold"
     finally:
         again.close()
+
+
+STREAM_GRABBER = """
+import sys
+
+
+def handler(event, context):
+    sys.stderr = open(event["path"], "w")
+    print("the function's own file", file=sys.stderr)
+    sys.stderr.close()
+    return {"calls": 1}
+"""
+
+
+def test_a_function_that_replaces_and_closes_stderr_gives_the_process_its_streams_back(
+    tmp_path: Path,
+) -> None:
+    source, layer = _project(tmp_path)
+    (source / "app.py").write_text(STREAM_GRABBER)
+    runner = _runner([_deployed("Grabber", source, layer, tmp_path / "build")])
+    try:
+        before = sys.stderr
+        response = runner.invoke(runner.find("Grabber"), {"path": str(tmp_path / "own.txt")})
+        assert "FunctionError" not in response, response
+        assert sys.stderr is before, "the handler's closed file is still the process's stderr"
+        print("the process can still write", file=sys.stderr)
+    finally:
+        runner.close()
+    assert (tmp_path / "own.txt").read_text() == "the function's own file\n"

@@ -278,7 +278,57 @@ class Endpoints:
         if previous is not None:
             self.services.supervisor.stop(previous.process, grace=5)
         if old_record and old_record.get("ModelDir") != self.deployed[name]["ModelDir"]:
-            shutil.rmtree((self.services.work_dir / old_record["ModelDir"]).parent, ignore_errors=True)
+            self._remove_model_dir(old_record)
+
+    def model_dir(self, record: dict) -> Path:
+        """The model folder a record names, inside the endpoints folder; EndpointStartError otherwise (a
+        state folder edited by hand must not make a command read or delete anything outside it)."""
+        root = self.services.work_dir.resolve()
+        folder = (root / str(record.get("ModelDir", ""))).resolve()
+        if not folder.is_relative_to(root) or folder == root:
+            raise EndpointStartError(
+                f"its recorded model folder {record.get('ModelDir')!r} is not inside {root}: refused"
+            )
+        return folder
+
+    def _remove_model_dir(self, record: dict) -> None:
+        try:
+            folder = self.model_dir(record)
+        except EndpointStartError:
+            return
+        shutil.rmtree(folder.parent, ignore_errors=True)
+
+    def check_restored(self, read_artifact: Callable[[str], bytes | None]) -> list[tuple[str, str, bool]]:
+        """Each restored endpoint's record checked: its model folder inside the endpoints folder and
+        present (extracted again from its artifact when it is not), its artifact present. Returns
+        (endpoint, what was found, whether the endpoint can no longer serve) for each problem; an
+        endpoint that cannot serve loses its record."""
+        found: list[tuple[str, str, bool]] = []
+        with self.lock:
+            for name, record in list(self.deployed.items()):
+                url = record.get("ModelDataUrl", "")
+                try:
+                    folder = self.model_dir(record)
+                    if folder.is_dir() and any(folder.iterdir()):
+                        continue
+                    problem = "its model folder is missing"
+                except EndpointStartError as error:
+                    problem = str(error)
+                artifact = read_artifact(url) if url else None
+                if artifact is None:
+                    del self.deployed[name]
+                    found.append((name, f"{problem}, and so is its model artifact {url or '(none)'}", True))
+                    continue
+                target = (
+                    self.services.work_dir / name / f"{record['EndpointConfigName']}-{uuid.uuid4().hex[:8]}"
+                )
+                target.mkdir(parents=True)
+                model_dir = extract_model(artifact, target)
+                record["ModelDir"] = str(model_dir.relative_to(self.services.work_dir))
+                found.append((name, f"{problem}: extracted the model again from {url}", False))
+            if found:
+                self.services.record(dict(self.deployed))
+        return found
 
     def refresh_status(self, endpoint: Any) -> None:
         """An InService endpoint whose server process died is Failed, with the server's last output."""
@@ -305,7 +355,7 @@ class Endpoints:
         if server is not None:
             self.services.supervisor.stop(server.process, grace=5)
         if record:
-            shutil.rmtree((self.services.work_dir / record["ModelDir"]).parent, ignore_errors=True)
+            self._remove_model_dir(record)
 
     def invoke(
         self,
@@ -349,7 +399,7 @@ class Endpoints:
             server = start_model_server(
                 self.services.supervisor,
                 name,
-                self.services.work_dir / record["ModelDir"],
+                self.model_dir(record),
                 endpoint_config_name=record["EndpointConfigName"],
                 variant_name=record.get("VariantName", "AllTraffic"),
                 model_data_url=record.get("ModelDataUrl", ""),
