@@ -78,9 +78,9 @@ def project_copy(target: Path) -> Path:
 
 
 # ---------------------------------------------------------------- processes
-def processes_under(folder: Path, exclude: int = 0) -> list[int]:
+def processes_under(folder: Path, exclude: int = 0, marker: str = "") -> list[int]:
     """PIDs of live processes whose command line mentions `folder` (the jobs and model servers of that
-    state folder)."""
+    state folder), and `marker` if given."""
     pids = []
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit() or int(proc.name) == exclude:
@@ -90,9 +90,19 @@ def processes_under(folder: Path, exclude: int = 0) -> list[int]:
             status = (proc / "status").read_text()
         except OSError:
             continue
-        if str(folder) in command and "zombie" not in status:
+        if str(folder) in command and marker in command and "zombie" not in status:
             pids.append(int(proc.name))
     return pids
+
+
+def wait_for_process(folder: Path, marker: str, exclude: int = 0, timeout: float = 300) -> None:
+    """Until a process of the state folder whose command line holds `marker` (e.g. "-train-") runs."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not processes_under(folder, exclude=exclude, marker=marker):
+        assert time.monotonic() < deadline, f"no process with {marker!r} in its command line started"
+        time.sleep(0.02)
 
 
 def popen_stepwise(*args: str) -> subprocess.Popen:
@@ -105,13 +115,3 @@ def popen_stepwise(*args: str) -> subprocess.Popen:
         stderr=subprocess.STDOUT,
         text=True,
     )
-
-
-def read_until(process: subprocess.Popen, line: str, seen: list[str] | None = None) -> list[str]:
-    """The lines `process` printed up to and including `line` (AssertionError if it ended first)."""
-    seen = [] if seen is None else seen
-    for text in process.stdout:
-        seen.append(text)
-        if text.strip() == line:
-            return seen
-    raise AssertionError(f"the command ended before printing {line!r}:\n{''.join(seen)}")

@@ -21,6 +21,7 @@ from e2e_support import (
     s3_bytes,
     stored,
     summary_of,
+    wait_for_process,
 )
 
 pytestmark = pytest.mark.slow
@@ -159,7 +160,6 @@ def test_bad_raw_data_fails_with_the_jobs_message_and_changes_nothing(
 def test_ctrl_c_stops_the_execution_and_its_jobs(stepwise, tutorial_data: Path, tmp_path: Path) -> None:
     import signal
     import subprocess
-    import time
 
     state = tmp_path / "state"
     process = subprocess.Popen(
@@ -170,16 +170,10 @@ def test_ctrl_c_stops_the_execution_and_its_jobs(stepwise, tutorial_data: Path, 
         stderr=subprocess.STDOUT,
         text=True,
     )
-    seen = []
-    for line in process.stdout:  # plain lines: stdout is a pipe
-        seen.append(line)
-        if line.strip() == "> Train":
-            break
-    time.sleep(1.0)  # the training container is running
-    assert processes_under(state, exclude=process.pid), "no job process was running to interrupt"
+    wait_for_process(state, "-train-", exclude=process.pid)  # the training job is running
     process.send_signal(signal.SIGINT)
     rest, _ = process.communicate(timeout=60)
-    assert process.returncode == 130, "".join(seen) + rest
+    assert process.returncode == 130, rest
     assert "ABORTED" in rest
     assert processes_under(state) == [], "a job process outlived Ctrl-C"
 

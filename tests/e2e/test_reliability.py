@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
-from e2e_support import popen_stepwise, processes_under, read_until, stored, summary_of
+from e2e_support import popen_stepwise, processes_under, stored, summary_of, wait_for_process
 
 pytestmark = pytest.mark.slow
 
@@ -132,11 +132,10 @@ def test_kill_9_while_training_and_the_next_run_trains_the_same_data(stepwise, s
 
 def test_sigterm_stops_the_run_like_ctrl_c(stepwise, state: Path) -> None:
     run = popen_stepwise("run", "--state-dir", str(state), *RUN, "--seed", "2")
-    seen = read_until(run, "> Train")
-    time.sleep(0.5)
+    wait_for_process(state, "-train-", exclude=run.pid)
     run.send_signal(signal.SIGTERM)
     rest, _ = run.communicate(timeout=60)
-    assert run.returncode == 143, "".join(seen) + rest
+    assert run.returncode == 143, rest
     assert "Interrupted (SIGTERM)" in rest and "ABORTED" in rest
     assert processes_under(state) == []
     runs = json.loads(stepwise("runs", "--state-dir", str(state), "--json").stdout)["runs"]
@@ -146,7 +145,7 @@ def test_sigterm_stops_the_run_like_ctrl_c(stepwise, state: Path) -> None:
 
 def test_a_second_command_waits_for_the_first_and_readers_go_on(stepwise, state: Path) -> None:
     first = popen_stepwise("run", "--state-dir", str(state), *RUN, "--seed", "3")
-    read_until(first, "> Preprocess")
+    wait_for_process(state, "-preprocess-", exclude=first.pid)  # it holds the folder's lock
 
     refused = stepwise("run", "--state-dir", str(state), *RUN, "--seed", "4", "--no-wait")
     assert refused.returncode == 2
