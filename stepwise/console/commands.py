@@ -299,15 +299,16 @@ def embedded_aws(state_dir: Path, **options: Any) -> Iterator[Any]:
 
 
 def _template_file(given: Path | None) -> Path:
-    """The template `run` deploys: --template-file, else ./template.yaml (as sam finds it), else ours."""
-    from stepwise.emulator.aws import PACKAGE_ROOT
+    """The template `run` deploys: --template-file, else ./template.yaml (as sam finds it), else ours
+    (the checkout's, or the copy the installed package carries)."""
+    from stepwise import project_root
 
     if given is not None:
         if not given.is_file():
             raise UsageError(f"--template-file {given}: no such file")
         return given.resolve()
     here = Path("template.yaml")
-    return here.resolve() if here.is_file() else PACKAGE_ROOT / "template.yaml"
+    return here.resolve() if here.is_file() else project_root() / "template.yaml"
 
 
 def run_command(args: argparse.Namespace) -> int:

@@ -33,12 +33,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from stepwise import project_root
 from stepwise.emulator import cloudformation, moto_seams
 from stepwise.emulator.store import Store
 
 ACCOUNT_ID = "123456789012"
 REGION = "us-east-1"
-PACKAGE_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_STATE_DIR = Path(".stepwise")
 # Wait states run 120x faster locally (and end early when an endpoint changes status); Retry intervals
 # do not wait at all: local failures are not throttling that waiting would cure.
@@ -87,7 +87,7 @@ class EmbeddedAWS:
         self.state_dir = Path(state_dir).resolve()
         # None: the template the stack was last deployed from, else the one Stepwise ships
         self._template_file = Path(template).resolve() if template is not None else None
-        self.template_file = self._template_file or PACKAGE_ROOT / "template.yaml"  # until start() picks
+        self.template_file = self._template_file or project_root() / "template.yaml"  # until start() picks
         self.parameter_overrides = dict(parameters or {})
         self.enforce_iam = enforce_iam
         self.wait_scale = wait_scale
@@ -468,7 +468,7 @@ class EmbeddedAWS:
         elif stored and stored.get("templateFile"):
             chosen = Path(stored["templateFile"])
         else:
-            chosen = PACKAGE_ROOT / "template.yaml"
+            chosen = project_root() / "template.yaml"
         if not chosen.is_file():
             raise cloudformation.DeployError(
                 f"{chosen} does not exist: pass the template to deploy with --template-file"
