@@ -1,11 +1,11 @@
 """`pip install .` (not editable), then `stepwise run` from an empty folder.
 
-The wheel is built from a copy of the checkout (deleted once built) and installed into a new venv
-without the network: its dependencies are the running environment's copies of exactly the
-distributions the package requires (pyproject's dependencies and theirs), so an import of anything
-else fails as it would after `pip install .`; the dev group's modules are blocked too, and every attempt
-to import one is logged. The checkout is never on the venv's path: the run deploys the template,
-functions and processing code the wheel carries.
+The wheel is built from a copy of the checkout and installed into a new venv without the network: its
+dependencies are the running environment's copies of exactly the distributions the package requires
+(pyproject's dependencies and theirs), so an import of anything else fails as it would after `pip
+install .`; the dev group's modules are blocked too, and every attempt to import one is logged. The
+checkout is never on the venv's path: the run deploys the template, functions and processing code the
+wheel carries.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tarfile
 import tomllib
 import zipfile
 from pathlib import Path
@@ -117,18 +118,23 @@ def _builds_offline() -> bool:
 
 
 @pytest.fixture(scope="module")
-def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The wheel `pip install .` builds, from a copy of the checkout that is gone once it is built."""
-    base = tmp_path_factory.mktemp("wheel")
-    source, out = base / "source", base / "dist"
+def source(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the checkout, as a fresh clone has it (builds write into the tree they build)."""
+    source = tmp_path_factory.mktemp("source") / "stepwise"
     local = (".git", ".venv*", ".stepwise", ".aws-sam", "build", "dist", "*.egg-info", "__pycache__")
     shutil.copytree(REPO, source, ignore=shutil.ignore_patterns(*local, ".*_cache"))
+    return source
+
+
+@pytest.fixture(scope="module")
+def wheel(source: Path) -> Path:
+    """The wheel `pip install .` builds."""
+    out = source.parent / "dist"
     command = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "--wheel-dir", str(out)]
     if _builds_offline():
         command += ["--no-build-isolation", "--no-index"]
     built = subprocess.run([*command, str(source)], capture_output=True, text=True, timeout=300)
     assert built.returncode == 0, built.stdout + built.stderr
-    shutil.rmtree(source)
     (found,) = out.glob("stepwise-*.whl")
     return found
 
@@ -144,6 +150,23 @@ def test_the_wheel_carries_the_template_and_the_code_it_names(wheel: Path) -> No
     assert sorted(shipped) == sorted(expected)
     stale = sorted(name for name in expected if shipped[name] != expected[name])
     assert not stale, f"the wheel's copies differ from the checkout: {stale}"
+
+
+def test_the_sdist_carries_the_project_files(source: Path) -> None:
+    """`python -m build` builds the wheel from the sdist: it must hold what setup.py copies (MANIFEST.in)."""
+    if not _builds_offline():
+        pytest.skip("setuptools>=77 (the dev group) builds the sdist here; this environment predates it")
+    out = source.parent / "sdist"
+    build = "import sys; from setuptools import build_meta; build_meta.build_sdist(sys.argv[1])"
+    built = subprocess.run(
+        [sys.executable, "-c", build, str(out)], cwd=source, capture_output=True, text=True, timeout=120
+    )
+    assert built.returncode == 0, built.stdout + built.stderr
+    (found,) = out.glob("stepwise-*.tar.gz")
+    with tarfile.open(found) as archive:
+        names = {name.partition("/")[2] for name in archive.getnames()}
+    assert not sorted(set(_named_files()) - names)
+    assert {"setup.py", "MANIFEST.in"} <= names
 
 
 def test_the_wheel_requires_only_what_running_needs(wheel: Path) -> None:
