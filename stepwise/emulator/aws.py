@@ -586,7 +586,7 @@ class EmbeddedAWS:
 
     def snapshot_registry(self) -> None:
         """The registry as the console reads it (stepwise/console/records.py): every package."""
-        from stepwise.emulator.stepfunctions import to_json_safe
+        from stepwise.console.records import package_record
 
         sagemaker = self.client("sagemaker")
         found = []
@@ -598,21 +598,10 @@ class EmbeddedAWS:
                     sagemaker, "list_model_packages", "ModelPackageSummaryList", ModelPackageGroupName=name
                 )
                 for summary in sorted(summaries, key=lambda item: item.get("ModelPackageVersion", 0)):
-                    package = sagemaker.describe_model_package(ModelPackageName=summary["ModelPackageArn"])
                     found.append(
-                        {
-                            "group": name,
-                            "version": package.get("ModelPackageVersion"),
-                            "arn": package["ModelPackageArn"],
-                            "status": package.get("ModelApprovalStatus"),
-                            "description": package.get("ModelPackageDescription"),
-                            "metadata": package.get("CustomerMetadataProperties") or {},
-                            "metrics": package.get("ModelMetrics") or {},
-                            "created": to_json_safe(package.get("CreationTime")),
-                            "container": (package.get("InferenceSpecification") or {}).get(
-                                "Containers", [{}]
-                            )[0],
-                        }
+                        package_record(
+                            sagemaker.describe_model_package(ModelPackageName=summary["ModelPackageArn"])
+                        )
                     )
         self.store.put("registry", found)
 

@@ -39,6 +39,7 @@ SageMaker
 - DeleteModelPackage and DeleteModelPackageGroup, which moto lacks (a group that still holds packages
   is a ConflictException, as on AWS).
 CloudWatch Logs
+- FilterLogEvents honours logStreamNamePrefix (moto answers every stream of the group);
 - every PutLogEvents, DeleteLogGroup and DeleteLogStream is journaled to the state folder, and the
   journal is put back quietly on start (`put_log_events_quietly`).
 CloudFormation's DeleteStack
@@ -109,6 +110,7 @@ def moto_parts() -> types.SimpleNamespace:
     from moto.core.common_models import CloudFormationModel
     from moto.events import models as events_models
     from moto.logs import models as logs_models
+    from moto.logs import responses as logs_responses
     from moto.s3 import notifications as s3_notifications
     from moto.s3 import responses as s3_responses
     from moto.sagemaker import models as sagemaker_models
@@ -148,6 +150,7 @@ def moto_parts() -> types.SimpleNamespace:
         core_request=core_request,
         core_routing=core_routing,
         logs_models=logs_models,
+        logs_responses=logs_responses,
     )
     expected = [
         (cloudformation_models.CloudFormationBackend, "delete_stack"),
@@ -158,6 +161,8 @@ def moto_parts() -> types.SimpleNamespace:
         (core_request, "determine_request_protocol"),
         (core_routing, "get_service_router"),
         (logs_models.LogsBackend, "put_log_events"),
+        (logs_models.LogsBackend, "filter_log_events"),
+        (logs_responses.LogsResponse, "filter_log_events"),
         (logs_models.LogsBackend, "delete_log_group"),
         (logs_models.LogsBackend, "delete_log_stream"),
         (logs_models.LogsBackend, "ensure_log_group"),
@@ -1160,6 +1165,30 @@ def _install_logs(moto: types.SimpleNamespace) -> None:
     _patch(backend, "delete_log_group", delete_log_group)
     _patch(backend, "delete_log_stream", delete_log_stream)
 
+    def filter_log_events_response(self: Any) -> str:
+        """FilterLogEvents with logStreamNamePrefix, which moto ignores (it answers every stream)."""
+        group_name = self._get_param("logGroupName")
+        names = self._get_param("logStreamNames", [])
+        prefix = self._get_param("logStreamNamePrefix")
+        if prefix and not names:
+            group = self.logs_backend.groups.get(group_name)
+            names = [name for name in (group.streams if group else {}) if name.startswith(prefix)]
+            if not names:
+                return json.dumps({"events": [], "searchedLogStreams": []})
+        events, next_token, searched = self.logs_backend.filter_log_events(
+            group_name,
+            names,
+            self._get_param("startTime"),
+            self._get_param("endTime"),
+            self._get_param("limit"),
+            self._get_param("nextToken"),
+            self._get_param("filterPattern"),
+            self._get_param("interleaved", False),
+        )
+        return json.dumps({"events": events, "nextToken": next_token, "searchedLogStreams": searched})
+
+    _patch(moto.logs_responses.LogsResponse, "filter_log_events", filter_log_events_response)
+
 
 def put_log_events_quietly(account_id: str, region: str, group: str, stream: str, events: list) -> None:
     """Put log events back as they were (`(timestamp, message)`, any age: CloudWatch Logs' PutLogEvents
@@ -1210,9 +1239,9 @@ def _delete_layer_versions(account_id: str, region: str, layers: list) -> None:
     """moto's DeleteStack leaves AWS::Lambda::LayerVersion resources; CloudFormation deletes them."""
     import contextlib
 
-    from moto.awslambda.models import lambda_backends
+    from moto.awslambda.utils import get_backend  # moto's Lambda without Docker is another backend
 
-    backend = lambda_backends[account_id][region]
+    backend = get_backend(account_id, region)
     for layer in layers:
         with contextlib.suppress(Exception):  # deleted already
             backend.delete_layer_version(layer.name, str(layer.version))
