@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from stepwise.console.commands import DEFAULT_STATE_DIR, UsageError, _locked
-from stepwise.console.target import add_target_arguments, target_of, wants_cloud
+from stepwise.console.target import add_target_arguments, target_of
 
 DEFAULT_PORT = 8080
 GATEWAY_FILE = "gateway.json"  # under <state dir>/endpoints/: where a running `serve` listens
@@ -79,8 +79,6 @@ def serve_command(args: argparse.Namespace) -> int:
     from stepwise.console.commands import embedded_aws
     from stepwise.emulator.http_api import ServedAWS
 
-    if wants_cloud(args):
-        raise UsageError("serve serves a local state folder: leave out --stack/--region/--endpoint-url")
     state_dir = args.state_dir or DEFAULT_STATE_DIR
     target = target_of(args)
     target.describe_stack()  # a folder with a stack (`stepwise run` makes it): else one line, exit 2
