@@ -2,10 +2,10 @@
 endpoint and sample predictions; or, for a failed run, the failed state, error, cause, the permission
 that was missing and where the job's logs are.
 
-Built from what the state folder holds (stepwise/emulator/store.py): the execution's description and
-history, the run's files in the bucket (README "S3 layout"), the registry and endpoints snapshots. No
-moto: `stepwise show` builds the same summary long after the run. The run command adds what only the
-live embedded AWS knows (sample predictions from the endpoint).
+Built from what a target holds (stepwise/console/target.py: the state folder, or a deployed stack):
+the execution's description and history, the run's files in the bucket (README "S3 layout"), the
+registry. No moto: `stepwise show` builds the same summary long after the run. The run command adds
+what only the live embedded AWS knows (sample predictions from the endpoint).
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-from pathlib import Path
 from typing import Any, TextIO
 
 from stepwise.console.progress import _short, failed_state, format_seconds, run_of, timeline
@@ -89,10 +88,11 @@ def run_files(store: Any, bucket: str | None, run_id: str | None) -> dict[str, A
     return found
 
 
-def build_summary(store: Any, described: dict, events: list[dict]) -> dict[str, Any]:
-    """The summary of one execution, from the state folder."""
-    from stepwise.console.records import bucket_of, package_of_execution, packages
+def build_summary(source: Any, described: dict, events: list[dict]) -> dict[str, Any]:
+    """The summary of one execution, from what a target (or a state folder's store) holds."""
+    from stepwise.console.records import as_target, package_of_execution
 
+    target = as_target(source)
     name = described["name"]
     output = json.loads(described.get("output") or "{}") if described["status"] == "SUCCEEDED" else {}
     states = timeline(events)
@@ -125,7 +125,7 @@ def build_summary(store: Any, described: dict, events: list[dict]) -> dict[str, 
         summary["run"] = {
             key: run.get(key) for key in ("id", "fingerprint", "status", "reason", "modelPackageVersion")
         }
-    files = run_files(store, bucket_of(store), (run or {}).get("id"))
+    files = run_files(target, target.bucket(), (run or {}).get("id"))
     evaluation = files.get("evaluation")
     if evaluation:
         metrics = evaluation.get("binary_classification_metrics", {})
@@ -139,7 +139,7 @@ def build_summary(store: Any, described: dict, events: list[dict]) -> dict[str, 
     shap = top_shap(files.get("explainability"))
     if shap:
         summary["topFeatures"] = [{"feature": f, "meanAbsShap": v} for f, v in shap]
-    package = package_of_execution(packages(store), described)
+    package = package_of_execution(target.packages(), described)
     if package:
         summary["modelPackage"] = {
             "group": package["group"],
@@ -155,7 +155,7 @@ def build_summary(store: Any, described: dict, events: list[dict]) -> dict[str, 
             "status": (_find(output, "description") or {}).get("status") if output else None,
         }
     if described["status"] != "SUCCEEDED":
-        summary["failure"] = failure_of(store, described, events)
+        summary["failure"] = failure_of(target, described, events)
     return summary
 
 
@@ -174,7 +174,7 @@ def _recorded_failure(events: list[dict]) -> dict | None:
     return None
 
 
-def failure_of(store: Any, described: dict, events: list[dict]) -> dict:
+def failure_of(target: Any, described: dict, events: list[dict]) -> dict:
     state = failed_state(events)
     states = timeline(events)
     recorded = _recorded_failure(events)
@@ -197,7 +197,7 @@ def failure_of(store: Any, described: dict, events: list[dict]) -> dict:
     missing = _missing_permission(failure.get("cause") or "")
     if missing:
         failure["missingPermission"] = missing
-    logs = job_logs(store, described["name"], failure.get("state"), events)
+    logs = job_logs(target, described["name"], failure.get("state"), events)
     if logs:
         failure["logs"] = logs
     return failure
@@ -216,13 +216,10 @@ def _missing_permission(cause: str) -> str | None:
     return f"add {action} on {resource} to role {role}"
 
 
-def job_logs(store: Any, execution: str, state_name: str | None, events: list[dict]) -> list[str]:
-    """The log files of the jobs (or Lambda function) the failed state ran."""
-    from stepwise.emulator.sagemaker.jobs import job_dir, run_of_job
-
+def job_logs(target: Any, execution: str, state_name: str | None, events: list[dict]) -> list[str]:
+    """Where the logs of the jobs (or Lambda function) the failed state ran are (Target.log_location)."""
     logs: list[str] = []
     current = None
-    runs_dir = Path(store.root) / "runs"
     for event in events:
         details = event.get("stateEnteredEventDetails")
         if details:
@@ -230,14 +227,14 @@ def job_logs(store: Any, execution: str, state_name: str | None, events: list[di
         scheduled = event.get("taskScheduledEventDetails") or event.get("lambdaFunctionScheduledEventDetails")
         if scheduled and current == state_name:
             parameters = json.loads(scheduled.get("parameters") or scheduled.get("input") or "{}")
-            job = parameters.get("ProcessingJobName") or parameters.get("TrainingJobName")
-            if job:
-                logs.append(str(job_dir(runs_dir, run_of_job(job), job) / "logs" / "job.log"))
+            for key in ("ProcessingJobName", "TrainingJobName"):
+                if parameters.get(key):
+                    logs.append(target.log_location(execution, job=parameters[key], job_key=key))
             resource = scheduled.get("resource") or ""
             if ":function:" in resource or parameters.get("FunctionName"):
-                function = parameters.get("FunctionName") or resource
-                name = function.split(":function:", 1)[-1].split(":")[0]
-                logs.append(str(runs_dir / execution / "lambda" / f"{name}.log"))
+                logs.append(
+                    target.log_location(execution, function=parameters.get("FunctionName") or resource)
+                )
     return sorted(set(logs))
 
 

@@ -456,7 +456,14 @@ class FunctionRunner:
         execution environment of its own, as on Lambda, warm between its calls (module-level clients
         and caches persist) and cold in a new runner."""
         roots = _roots_of(function.package)
-        displaced = {name: module for name, module in sys.modules.items() if self._owner_root(module)}
+        # another function's modules, and any module of a name the package provides that this process
+        # imported from elsewhere (a test importing functions/shared): the package's own shadow them
+        provided = _provided_names(function.package)
+        displaced = {
+            name: module
+            for name, module in sys.modules.items()
+            if self._owner_root(module) or name.partition(".")[0] in provided
+        }
         for name in displaced:
             sys.modules.pop(name)
         sys.modules.update(self._modules.get(function.name, {}))
@@ -550,6 +557,11 @@ class FunctionRunner:
             self._local.sink = None
             if pending:
                 lines.append("".join(pending))
+
+
+def _provided_names(package: FunctionPackage) -> frozenset[str]:
+    """The top-level module names the package's folders provide (its code's and its layers')."""
+    return frozenset(name for folder in package.python_paths for name in _top_level_names(Path(folder)))
 
 
 def _roots_of(package: FunctionPackage) -> tuple[str, ...]:
