@@ -454,7 +454,7 @@ def _finish(state_dir: Path, summary: dict, args: argparse.Namespace) -> None:
 
     summary["report"] = str(write_run_report(state_dir, summary["execution"]))
     if args.json:
-        _print_json(summary, args)
+        _print_json({"schema": "stepwise.summary/1", **summary}, args)
     else:
         print_summary(summary, _out(args))
 
