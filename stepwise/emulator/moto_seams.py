@@ -977,6 +977,18 @@ def set_endpoint_serving(backend: Any, endpoint: Any, config_name: str) -> None:
     endpoint.last_modified_time = utcnow()
 
 
+def execution_status(account_id: str, region: str, execution_arn: str) -> str | None:
+    """The status moto's interpreter holds for an execution (RUNNING, SUCCEEDED...), None when it
+    knows no such execution: a cheap look, without DescribeExecution's serialization."""
+    from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+
+    backend = stepfunctions_parser_backends[account_id][region]
+    for execution in backend._get_executions():
+        if execution.exec_arn == execution_arn:
+            return getattr(execution.exec_status, "value", None) or "RUNNING"
+    return None
+
+
 def set_endpoint_deploying(endpoint: Any, config_name: str, *, updating: bool) -> None:
     """Mark `endpoint` Creating, or Updating towards `config_name`, as CreateEndpoint/UpdateEndpoint do."""
     from moto.core.utils import utcnow

@@ -211,6 +211,9 @@ def test_the_seams_route_every_integration_locally_and_uninstall_gives_moto_back
         started = time.monotonic()
         described = aws.wait(arn)
         events = aws.history(arn)
+        # what `wait` polls: the interpreter's own record of the execution
+        assert moto_seams.execution_status(aws.account_id, aws.region, arn) == "SUCCEEDED"
+        assert moto_seams.execution_status(aws.account_id, aws.region, arn + "-unknown") is None
 
     assert described["status"] == "SUCCEEDED", events[-1]
     assert time.monotonic() - started < 20, "the hour-long Wait is scaled to 0"
