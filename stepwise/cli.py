@@ -109,5 +109,13 @@ def main(argv: list[str] | None = None) -> int:
         raise
 
 
-if __name__ == "__main__":
+def entry() -> None:
+    """The `stepwise` command: `main`, in a process that ends with the command."""
+    from stepwise.console import commands
+
+    commands.PROCESS_EXITS_AFTER_COMMAND = True
     sys.exit(main())
+
+
+if __name__ == "__main__":
+    entry()

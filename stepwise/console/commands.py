@@ -274,6 +274,11 @@ def _terminate_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+# True in the `stepwise` command's own process (stepwise/cli.py `entry`), which ends with the command;
+# False when a caller runs commands in its process (tests calling `main`): moto is then given back
+PROCESS_EXITS_AFTER_COMMAND = False
+
+
 @contextlib.contextmanager
 def embedded_aws(state_dir: Path, **options: Any) -> Iterator[Any]:
     """A started EmbeddedAWS for a command's process, closed on exit. Starting loads moto, botocore's
@@ -297,7 +302,7 @@ def embedded_aws(state_dir: Path, **options: Any) -> Iterator[Any]:
     try:
         yield aws
     finally:
-        aws.close()
+        aws.close(process_exits=PROCESS_EXITS_AFTER_COMMAND)
 
 
 def _template_file(given: Path | None) -> Path:
