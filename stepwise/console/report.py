@@ -39,8 +39,8 @@ from pathlib import Path
 from typing import Any
 
 from stepwise.console.progress import StateTiming, timeline
+from stepwise.console.summary import thinned
 
-MAX_CURVE_POINTS = 400
 CHART_WIDTH = 440
 CHART_HEIGHT = 340
 MARGIN = {"left": 56, "right": 16, "top": 16, "bottom": 48}
@@ -71,11 +71,8 @@ def _when(value: Any) -> dt.datetime | None:
 
 
 def _thin(xs: list[float], ys: list[float]) -> tuple[list[float], list[float]]:
-    """At most MAX_CURVE_POINTS points, always keeping the first and the last."""
-    if len(xs) <= MAX_CURVE_POINTS:
-        return xs, ys
-    step = (len(xs) - 1) / (MAX_CURVE_POINTS - 1)
-    keep = sorted({round(i * step) for i in range(MAX_CURVE_POINTS)})
+    """At most MAX_CURVE_POINTS points (stepwise/console/summary.py), the first and the last kept."""
+    keep = thinned(len(xs))
     return [xs[i] for i in keep], [ys[i] for i in keep]
 
 

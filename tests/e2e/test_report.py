@@ -258,6 +258,18 @@ def test_report_of_a_saved_local_run(tmp_path: Path, run: dict) -> None:
 
     path = write_run_report(state, name)
     assert path == state.resolve() / "runs" / name / "report.html"
+    # the summary (`--json`) carries what evaluation.json has: no null confusion matrix or curves
+    from stepwise.console.summary import build_summary
+
+    metrics = build_summary(store, described, [claimed, *run["events"]])["metrics"]
+    evaluated = run["evaluation"]["binary_classification_metrics"]
+    assert set(metrics) == set(evaluated) and None not in metrics.values()
+    assert metrics["confusion_matrix"] == evaluated["confusion_matrix"]
+    for curve in ("receiver_operating_characteristic_curve", "precision_recall_curve"):
+        for axis, points in evaluated[curve].items():
+            shown = metrics[curve][axis]
+            assert len(points) > 400 and len(shown) == 400, "thinned as the report draws it"
+            assert shown[0] == points[0] and shown[-1] == points[-1] and set(shown) <= set(points)
     text = path.read_text()
     assert "stepwise-fraud-detection version 3" in text and "cfg-v3" in text
     assert 'class="curve"' in text and 'class="cell"' in text and "Disparate Impact (DI)" in text
