@@ -44,7 +44,24 @@ from stepwise.console.summary import thinned
 CHART_WIDTH = 440
 CHART_HEIGHT = 340
 MARGIN = {"left": 56, "right": 16, "top": 16, "bottom": 48}
-COLORS = {"curve": "#2563eb", "chance": "#9ca3af", "ok": "#16a34a", "failed": "#dc2626", "caught": "#d97706"}
+COLORS = {
+    "curve": "#2563eb",
+    "chance": "#9ca3af",
+    "ok": "#16a34a",
+    "failed": "#dc2626",
+    "caught": "#d97706",
+    "aborted": "#6b7280",
+    "running": "#7c3aed",
+}
+STATUS_COLORS = {
+    "succeeded": COLORS["ok"],
+    "failed": COLORS["failed"],
+    "timed out": COLORS["failed"],
+    "retried": COLORS["caught"],
+    "caught": COLORS["caught"],
+    "aborted": COLORS["aborted"],
+    "running": COLORS["running"],
+}
 POINT_METRICS = ("auc", "accuracy", "precision", "recall", "f1")
 TOP_SHAP_FEATURES = 20
 
@@ -204,10 +221,17 @@ def bar_chart(items: list[tuple[str, float]], *, title: str, value_label: str) -
     return _svg(title, width, height, parts)
 
 
-def timeline_chart(states: list[StateTiming], start: dt.datetime | None, end: dt.datetime | None) -> str:
-    """A Gantt chart of the states: one row each, from entered to exited (to the run's end if never)."""
+def timeline_chart(
+    states: list[StateTiming],
+    start: dt.datetime | None,
+    end: dt.datetime | None,
+    statuses: list[str] | None = None,
+) -> str:
+    """A Gantt chart of the states: one row each, from entered to exited (to the run's end if never),
+    coloured by `statuses` (state_statuses)."""
     if not states:
         return ""
+    statuses = statuses or state_statuses(states, [], None, None)
     entered = [_when(s.entered) for s in states]
     origin = start or min(entered)
     finish = end or max(_when(s.exited) or _when(s.entered) for s in states)
@@ -216,13 +240,12 @@ def timeline_chart(states: list[StateTiming], start: dt.datetime | None, end: dt
     width = CHART_WIDTH + 260
     plot = width - left - right
     parts = []
-    for i, (state, begun) in enumerate(zip(states, entered, strict=True)):
+    for i, (state, begun, status) in enumerate(zip(states, entered, statuses, strict=True)):
         stopped = _when(state.exited) or finish
         x0 = left + (begun - origin).total_seconds() / span * plot
         x1 = left + (stopped - origin).total_seconds() / span * plot
         y = top + i * row
-        status = _state_status(state)
-        color = {"succeeded": COLORS["ok"], "failed": COLORS["failed"]}.get(status, COLORS["caught"])
+        color = STATUS_COLORS.get(status, COLORS["caught"])
         parts.append(_text(left - 8, y + 15, state.name, anchor="end"))
         parts.append(
             _rect(
@@ -236,12 +259,62 @@ def timeline_chart(states: list[StateTiming], start: dt.datetime | None, end: dt
     return _svg("Timeline of states", width, height, parts)
 
 
-def _state_status(state: StateTiming) -> str:
-    if state.exited is None:
-        return "failed" if state.failed else "running"
-    if state.failed:
-        return "retried or caught"
-    return "succeeded"
+def _task_outcomes(events: list[dict]) -> list[str | None]:
+    """For each state entered (timeline's order): how its last Task call ended ("succeeded",
+    "failed") or None when it made none."""
+    outcomes: list[str | None] = []
+    open_states: list[int] = []
+    for event in events:
+        kind = event.get("type", "")
+        if kind.endswith("StateEntered"):
+            outcomes.append(None)
+            open_states.append(len(outcomes) - 1)
+        elif kind.endswith("StateExited"):
+            if open_states:
+                open_states.pop()
+        elif kind in ("TaskSucceeded", "LambdaFunctionSucceeded") and open_states:
+            outcomes[open_states[-1]] = "succeeded"
+        elif kind in ("TaskFailed", "LambdaFunctionFailed", "TaskTimedOut") and open_states:
+            outcomes[open_states[-1]] = "failed"
+    return outcomes
+
+
+def state_statuses(
+    states: list[StateTiming], events: list[dict], execution_status: str | None, failed_state: str | None
+) -> list[str]:
+    """Each state's status in the run, as the timeline shows it:
+
+    - succeeded; retried (a failed call retried and then succeeded, or the state entered again);
+      caught (its error handled by a Catch, and the run went on);
+    - failed: a Fail state, the state whose error failed the run (`failed_state`, its last entry), or
+      the state the run was in when it failed;
+    - aborted / timed out: the state the run was in when it was stopped / timed out;
+    - running: a state of a run still running.
+    """
+    outcomes = _task_outcomes(events) if events else []
+    last_failed = max((i for i, s in enumerate(states) if s.name == failed_state), default=None)
+    run_failed = execution_status in ("FAILED", "TIMED_OUT")
+    statuses = []
+    for i, state in enumerate(states):
+        entered_again = any(later.name == state.name for later in states[i + 1 :])
+        outcome = outcomes[i] if i < len(outcomes) else None
+        if state.exited is None:
+            if state.type == "Fail" or execution_status == "FAILED":
+                status = "failed"
+            else:
+                status = {"ABORTED": "aborted", "TIMED_OUT": "timed out", "SUCCEEDED": "succeeded"}.get(
+                    str(execution_status), "running"
+                )
+        elif not state.failed:
+            status = "succeeded"
+        elif run_failed and i == last_failed:
+            status = "failed"
+        elif outcome == "succeeded" or entered_again:
+            status = "retried"
+        else:
+            status = "caught"
+        statuses.append(status)
+    return statuses
 
 
 # --------------------------------------------------------------------------- sections
@@ -405,20 +478,26 @@ def _bias_section(run: dict) -> str:
 
 
 def _timeline_section(run: dict) -> str:
-    states = timeline(run.get("events") or [])
+    events = run.get("events") or []
+    states = timeline(events)
     if not states:
         return _section("Timeline", _missing("execution history"), "timeline")
     execution = run.get("execution") or {}
-    chart = timeline_chart(states, _when(execution.get("startDate")), _when(execution.get("stopDate")))
+    failed = (run.get("failure") or {}).get("state")
+    statuses = state_statuses(states, events, execution.get("status"), failed)
+    chart = timeline_chart(
+        states, _when(execution.get("startDate")), _when(execution.get("stopDate")), statuses
+    )
     rows = [
         [
             _e(s.name),
             _e(s.type),
             _e(_when(s.entered).isoformat(timespec="milliseconds")),
             _e(_when(s.exited).isoformat(timespec="milliseconds")) if s.exited else "–",
-            _e(_state_status(s)) + (f" ({_e(s.failed['error'])})" if s.failed else ""),
+            f'<span class="state {_e(status.replace(" ", "_"))}">{_e(status)}</span>'
+            + (f" ({_e(s.failed['error'])})" if s.failed else ""),
         ]
-        for s in states
+        for s, status in zip(states, statuses, strict=True)
     ]
     table = _table("timeline", ["state", "type", "start", "end", "status"], rows)
     return _section("Timeline", f'<figure id="timeline-chart">{chart}</figure>{table}', "timeline")
@@ -438,7 +517,9 @@ figcaption{font-size:12px;color:#4b5563;text-align:center}
 .plot{fill:#fff;stroke:#d1d5db}.grid{stroke:#f0f0f0}.tick{font-size:11px;fill:#374151}.label{font-size:12px;fill:#111827}
 .count{font-size:18px;font-weight:600;fill:#111827}.missing{color:#9ca3af}.note{font-size:12px;color:#4b5563}
 .status{padding:1px 8px;border-radius:9px;color:#fff;background:#6b7280}.status.succeeded{background:#16a34a}
-.status.failed,.status.timed_out,.status.aborted{background:#dc2626}
+.status.failed,.status.timed_out{background:#dc2626}.status.aborted{background:#6b7280}
+.state.failed,.state.timed_out{color:#dc2626;font-weight:600}.state.aborted{color:#6b7280;font-weight:600}
+.state.retried,.state.caught{color:#b45309}.state.running{color:#7c3aed}
 """
 
 

@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 
 from processing.evaluate import binary_classification_metrics
-from stepwise.console.report import TOP_SHAP_FEATURES, write_report, write_run_report
+from stepwise.console.progress import timeline
+from stepwise.console.report import TOP_SHAP_FEATURES, state_statuses, write_report, write_run_report
 
 FIXTURES = Path(__file__).parent / "fixtures" / "report"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -91,15 +92,48 @@ def test_a_run_that_stopped_early_says_what_is_missing(tmp_path: Path, run: dict
     failed = {
         "execution": {**run["execution"], "status": "FAILED"},
         "events": run["events"][:8],
-        "failure": {
-            "state": "Preprocess",
-            "error": "ProcessingJobFailed",
-            "cause": "claims.csv: column fraud missing",
-        },
+        "failure": {"state": "Train", "error": "TrainingJobFailed", "cause": "ClientError: no train channel"},
     }
     text = write_report(failed, tmp_path / "failed.html").read_text()
     assert "No evaluation.json" in text and "No bias analysis.json" in text
-    assert "claims.csv: column fraud missing" in text
+    assert "ClientError: no train channel" in text
+    # the state the run failed in is failed (red), not running
+    assert 'class="span failed"' in text and "running" not in text.split("</style>")[1]
+
+
+def _statuses(events: list[dict], status: str, failed_state: str | None = None) -> dict[str, str]:
+    states = timeline(events)
+    return {
+        s.name: v for s, v in zip(states, state_statuses(states, events, status, failed_state), strict=True)
+    }
+
+
+def test_each_state_is_shown_as_it_ended(run: dict) -> None:
+    events = run["events"]
+    done = _statuses(events, "SUCCEEDED")
+    assert done["Deploy"] == "retried", "its call failed with a throttling error, was retried and succeeded"
+    assert {status for name, status in done.items() if name != "Deploy"} == {"succeeded"}
+    stopped = events[:8]  # ... Train entered, never exited
+    assert _statuses(stopped, "RUNNING")["Train"] == "running"
+    assert _statuses(stopped, "ABORTED")["Train"] == "aborted"
+    assert _statuses(stopped, "TIMED_OUT")["Train"] == "timed out"
+    assert _statuses(stopped, "FAILED", "Train")["Train"] == "failed"
+    # a caught error: the state exits; it failed the run only if the run failed because of it
+    failed = {
+        "timestamp": events[8]["timestamp"],
+        "type": "TaskFailed",
+        "taskFailedEventDetails": {"error": "E"},
+    }
+    fail_state = {"name": "PipelineFailed", "input": "{}"}
+    ended = {
+        "timestamp": events[9]["timestamp"],
+        "type": "FailStateEntered",
+        "stateEnteredEventDetails": fail_state,
+    }
+    caught = [*stopped, failed, events[8], ended]  # Train: TaskFailed, caught, exited; then a Fail state
+    assert _statuses(caught, "FAILED", "Train") == {**_statuses(caught, "FAILED"), "Train": "failed"}
+    assert _statuses(caught, "FAILED")["Train"] == "caught"
+    assert _statuses(caught, "FAILED")["PipelineFailed"] == "failed"
 
 
 def chromium(*arguments: str, profile: Path) -> subprocess.CompletedProcess:
@@ -146,7 +180,7 @@ def test_chromium_renders_every_chart(report: Path, run: dict, tmp_path: Path) -
     # timeline: a span per state; the retried Deploy is marked
     spans = dom.with_class("rect", "span")
     assert len(spans) == 14
-    assert [s["class"] for s in spans].count("span retried or caught") == 1
+    assert [s["class"] for s in spans].count("span retried") == 1
 
 
 def test_screenshot_shows_the_charts(report: Path, tmp_path: Path) -> None:
