@@ -4,26 +4,30 @@
 left (every key optional: a run that stopped early shows what it has and says what is missing):
 
     {
-      "execution": {"name": str, "status": "SUCCEEDED" | "FAILED" | ...,
+      "execution": {"name": str, "status": "SUCCEEDED" | "FAILED" | "ABORTED" | ...,
                     "startDate": datetime | ISO str, "stopDate": datetime | ISO str | None},
-      "evaluation": evaluation.json (SageMaker model-quality format: binary_classification_metrics
-                    with receiver_operating_characteristic_curve, precision_recall_curve,
-                    confusion_matrix {"actual": {"predicted": count}}, auc/f1/... {"value"}),
+      "evaluation": evaluation.json (processing/evaluate.py: binary_classification_metrics in SageMaker's
+                    model-quality format, precision_recall_metrics.pr_auc, operating_point, dataset),
       "bias": the bias analysis.json, Clarify's layout (pre_training_bias_metrics /
               post_training_bias_metrics .facets.<facet>[i]
               {"value_or_threshold", "metrics": [{"name", "description", "value"}]}),
       "explainability": the explainability analysis.json (Clarify's layout)
               (explanations.kernel_shap.label0.global_shap_values {feature: value}),
-      "gate": {"metric", "value", "threshold", "passed" | "decision", ...} (the QualityGate result),
+      "gate": the QualityGate function's result {"passed", "metric", "value", "threshold", "tolerance",
+              "champion": {"modelPackageArn", "value"} | None, "reason"} (or {"decision": ...}),
+      "champion": {"arn", "version", "status", "evaluation": the champion's evaluation.json | None}:
+              the package the gate compared with, as the registry holds it,
       "registration": {"ModelPackageGroupName", "ModelPackageVersion", "ModelApprovalStatus",
                        "ModelPackageArn"} (DescribeModelPackage's keys),
+      "package": the registered (or approved) package from the registry snapshot: {"metadata", ...},
       "endpoint": {"EndpointName", "EndpointStatus", "EndpointConfigName"} (DescribeEndpoint's keys),
       "events": the execution's get_execution_history events (the timeline is drawn from them),
       "failure": {"state", "error", "cause"} for a run that failed,
     }
 
-The charts are drawn here, in Python, as SVG: ROC and PR curves, confusion matrix, global SHAP bars,
-and the timeline of states. Bias metrics are a table.
+The charts are drawn here, in Python, as SVG: ROC and PR curves (with the decision threshold's point),
+confusion matrices, global SHAP bars, and the timeline of states. Bias metrics are a table, each
+flagged against the documented band of BIAS_BANDS (docs/report.md says where each comes from).
 
 `run_from_state(state_dir, execution)` fills `run` from what a local run saved (the execution record
 under `executions/` and the run's files in the mirrored bucket under `s3/`), and
@@ -34,9 +38,10 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import json
 import math
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from stepwise.console.progress import StateTiming, timeline
 from stepwise.console.summary import thinned
@@ -52,6 +57,7 @@ COLORS = {
     "caught": "#d97706",
     "aborted": "#6b7280",
     "running": "#7c3aed",
+    "mark": "#111827",
 }
 STATUS_COLORS = {
     "succeeded": COLORS["ok"],
@@ -63,11 +69,47 @@ STATUS_COLORS = {
     "running": COLORS["running"],
 }
 POINT_METRICS = ("auc", "accuracy", "precision", "recall", "f1")
-TOP_SHAP_FEATURES = 20
+
+
+class Band(NamedTuple):
+    """The range a bias metric is expected in; a value outside is flagged (a prompt to look)."""
+
+    low: float
+    high: float
+    source: str
+
+
+FOUR_FIFTHS = "four-fifths rule (29 CFR 1607.4(D)), both ways: 0.8 and 1/0.8"
+PARITY = "AI Fairness 360: statistical parity difference, fair within ±0.1"
+OPPORTUNITY = "AI Fairness 360: equal opportunity difference, fair within ±0.1"
+ANALOGY = "no published band: AI Fairness 360's ±0.1 for rate differences, by analogy"
+BIAS_BANDS: dict[str, Band] = {
+    "DI": Band(0.8, 1.25, FOUR_FIFTHS),
+    "DPL": Band(-0.1, 0.1, PARITY),
+    "DPPL": Band(-0.1, 0.1, PARITY),
+    "RD": Band(-0.1, 0.1, OPPORTUNITY),
+    "AD": Band(-0.1, 0.1, ANALOGY),
+    "SD": Band(-0.1, 0.1, ANALOGY),
+    "DAR": Band(-0.1, 0.1, ANALOGY),
+    "DRR": Band(-0.1, 0.1, ANALOGY),
+}
 
 
 def _e(value: Any) -> str:
     return html.escape(str(value), quote=True)
+
+
+def _float(value: Any) -> float | None:
+    """A metric as a float: numbers, and the strings evaluation.json / analysis.json use for NaN and
+    infinities ("NaN", "Infinity", "-Infinity"); None for anything else."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
 
 
 def _number(value: Any, digits: int = 4) -> str:
@@ -91,6 +133,10 @@ def _thin(xs: list[float], ys: list[float]) -> tuple[list[float], list[float]]:
     """At most MAX_CURVE_POINTS points (stepwise/console/summary.py), the first and the last kept."""
     keep = thinned(len(xs))
     return [xs[i] for i in keep], [ys[i] for i in keep]
+
+
+def _code(value: Any) -> str:
+    return f"<code>{_e(value)}</code>"
 
 
 # --------------------------------------------------------------------------- charts
@@ -136,10 +182,27 @@ def _svg(title: str, width: float, height: float, parts: list[str]) -> str:
     )
 
 
+class Mark(NamedTuple):
+    """A point drawn on a curve chart: filled (the decision threshold) or hollow (another threshold)."""
+
+    x: float
+    y: float
+    label: str
+    filled: bool = True
+
+
 def curve_chart(
-    xs: list[float], ys: list[float], *, title: str, x_label: str, y_label: str, chance: str | None = None
+    xs: list[float],
+    ys: list[float],
+    *,
+    title: str,
+    x_label: str,
+    y_label: str,
+    chance: str | None = None,
+    marks: list[Mark] | None = None,
 ) -> str:
-    """A unit-square line chart (both axes 0..1) with optional chance line: 'diagonal' or a y level."""
+    """A unit-square line chart (both axes 0..1) with optional chance line ('diagonal' or a y level)
+    and marked points."""
     xs, ys = _thin([float(x) for x in xs], [float(y) for y in ys])
     left, top = MARGIN["left"], MARGIN["top"]
     width = CHART_WIDTH - MARGIN["left"] - MARGIN["right"]
@@ -169,12 +232,26 @@ def curve_chart(
         )
         style = _attributes({"fill": "none", "stroke": COLORS["curve"], "stroke_width": 2, "class": "curve"})
         parts.append(f'<path d="{" ".join(steps)}" {style}/>')
+    for mark in marks or []:
+        fill = COLORS["mark"] if mark.filled else "#fff"
+        circle = _attributes(
+            {
+                "cx": px(mark.x),
+                "cy": py(mark.y),
+                "r": 5,
+                "class": "mark" if mark.filled else "mark other",
+                "fill": fill,
+                "stroke": COLORS["mark"],
+                "stroke_width": 2,
+            }
+        )
+        parts.append(f"<circle {circle}><title>{_e(mark.label)}</title></circle>")
     parts.append(_text(left + width / 2, CHART_HEIGHT - 10, x_label, "label", "middle"))
     parts.append(_vertical_label(14, top + height / 2, y_label))
     return _svg(title, CHART_WIDTH, CHART_HEIGHT, parts)
 
 
-def confusion_chart(matrix: dict[str, dict[str, Any]]) -> str:
+def confusion_chart(matrix: dict[str, dict[str, Any]], title: str = "Confusion matrix") -> str:
     """2x2 (or n x n) grid: rows are actual labels, columns predicted; shade by share of the row."""
     labels = sorted({*matrix, *(p for row in matrix.values() for p in row)})
     cell, left, top = 96, 110, 44
@@ -198,24 +275,27 @@ def confusion_chart(matrix: dict[str, dict[str, Any]]) -> str:
             parts.append(_rect(x, y, cell - 2, cell - 2, "cell", **shade))
             parts.append(_text(x + cell / 2, y + cell / 2 + 2, f"{count:g}", "count", "middle"))
             parts.append(_text(x + cell / 2, y + cell / 2 + 20, f"{share:.1%}", anchor="middle"))
-    return _svg("Confusion matrix", left + side + 16, top + side + 16, parts)
+    return _svg(title, left + side + 16, top + side + 16, parts)
 
 
 def bar_chart(items: list[tuple[str, float]], *, title: str, value_label: str) -> str:
-    """Horizontal bars, largest |value| first, labelled with the value."""
+    """Horizontal bars, largest |value| first, each labelled with its value and its share of the sum."""
     items = sorted(items, key=lambda item: -abs(item[1]))
-    row, left, right, top = 22, 230, 70, 8
-    width = CHART_WIDTH + 180
+    row, left, right, top = 20, 230, 130, 8
+    width = CHART_WIDTH + 240
     plot = width - left - right
     peak = max((abs(v) for _, v in items), default=0.0) or 1.0
+    total = sum(abs(v) for _, v in items) or 1.0
     parts = []
     for i, (name, value) in enumerate(items):
         y = top + i * row
         length = abs(value) / peak * plot
-        parts.append(_text(left - 8, y + 15, name, anchor="end"))
+        if i % 2:
+            parts.append(_rect(0, y, width, row, "stripe"))
+        parts.append(_text(left - 8, y + 14, name, anchor="end"))
         bar = {"fill": COLORS["curve"], "data_value": f"{value:.6g}"}
-        parts.append(_rect(left, y + 3, max(length, 0.5), row - 6, "bar", **bar))
-        parts.append(_text(left + length + 6, y + 15, f"{value:.4f}"))
+        parts.append(_rect(left, y + 3, max(length, 0.5), row - 6, "bar", f"{name}: {value:.6g}", **bar))
+        parts.append(_text(left + length + 6, y + 14, f"{value:.4f}  ({abs(value) / total:.1%})"))
     height = top + len(items) * row + 34
     parts.append(_text(left + plot / 2, height - 8, value_label, "label", "middle"))
     return _svg(title, width, height, parts)
@@ -320,19 +400,27 @@ def state_statuses(
 # --------------------------------------------------------------------------- sections
 
 
-def _table(cls: str, header: list[str], rows: list[list[str]], numeric_last: bool = False) -> str:
-    """A table of already escaped cells."""
+def _table(cls: str, header: list[str], rows: list[list[str]], numeric: tuple[int, ...] = ()) -> str:
+    """A table of already escaped cells; columns in `numeric` are right-aligned (negative: from the end)."""
     head = "".join(f"<th>{_e(name)}</th>" for name in header)
-    body = "".join(
-        "<tr>"
-        + "".join(
-            f'<td class="num">{cell}</td>' if numeric_last and i == len(row) - 1 else f"<td>{cell}</td>"
+    body = []
+    for row in rows:
+        aligned = {i % len(row) for i in numeric}
+        cells = "".join(
+            f'<td class="num">{cell}</td>' if i in aligned else f"<td>{cell}</td>"
             for i, cell in enumerate(row)
         )
-        + "</tr>"
-        for row in rows
+        body.append(f"<tr>{cells}</tr>")
+    return f'<table class="{cls}"><tr>{head}</tr>{"".join(body)}</table>'
+
+
+def _rows(cls: str, rows: list[tuple[str, str]]) -> str:
+    """A two-column table: a heading cell (escaped here) and a value (already escaped)."""
+    return (
+        f'<table class="{cls}">'
+        + "".join(f"<tr><th>{_e(k)}</th><td>{v}</td></tr>" for k, v in rows)
+        + "</table>"
     )
-    return f'<table class="{cls}"><tr>{head}</tr>{body}</table>'
 
 
 def _section(title: str, body: str, anchor: str) -> str:
@@ -343,30 +431,61 @@ def _missing(what: str) -> str:
     return f'<p class="missing">No {_e(what)}: the run did not produce it.</p>'
 
 
+def _metrics(run: dict) -> dict:
+    return ((run.get("evaluation") or {}).get("binary_classification_metrics")) or {}
+
+
+def _value(metrics: dict, name: str) -> Any:
+    entry = metrics.get(name)
+    return entry.get("value") if isinstance(entry, dict) else None
+
+
+def _pr_auc(evaluation: dict | None) -> Any:
+    return (((evaluation or {}).get("precision_recall_metrics") or {}).get("pr_auc") or {}).get("value")
+
+
+def _gate_decision(gate: dict) -> str:
+    if gate.get("decision"):
+        return str(gate["decision"])
+    return "passed" if gate.get("passed") else "rejected"
+
+
+def _badge(text: str) -> str:
+    return f'<span class="status {_e(text.lower().replace(" ", "_"))}">{_e(text)}</span>'
+
+
 def _summary_section(run: dict) -> str:
     execution = run.get("execution") or {}
     status = str(execution.get("status", "UNKNOWN"))
     start, stop = _when(execution.get("startDate")), _when(execution.get("stopDate"))
-    rows = [
-        ("Execution", _e(execution.get("name", "?"))),
-        ("Status", f'<span class="status {_e(status.lower())}">{_e(status)}</span>'),
-    ]
+    rows = [("Execution", _e(execution.get("name", "?"))), ("Status", _badge(status))]
     if start:
         rows.append(("Started", _e(start.isoformat(timespec="seconds"))))
     if start and stop:
         rows.append(("Duration", f"{(stop - start).total_seconds():.1f} s"))
-    metrics = ((run.get("evaluation") or {}).get("binary_classification_metrics")) or {}
+    metrics = _metrics(run)
     for name in POINT_METRICS:
-        value = (metrics.get(name) or {}).get("value") if isinstance(metrics.get(name), dict) else None
+        value = _value(metrics, name)
         if value is not None:
-            rows.append((name.upper() if name == "auc" else name.capitalize(), _number(value)))
+            label = name.upper() if name == "auc" else name.capitalize()
+            rows.append((label if name == "auc" else f"{label} at 0.5", _number(value)))
+    if _pr_auc(run.get("evaluation")) is not None:
+        rows.append(("PR AUC", _number(_pr_auc(run.get("evaluation")))))
+    point = (run.get("evaluation") or {}).get("operating_point") or {}
+    if point.get("threshold") is not None:
+        test = point.get("test") or {}
+        rows.append(
+            (
+                "Decision threshold",
+                f"{_number(point['threshold'])} ({_e(point.get('rule', ''))}): test precision "
+                f"{_number(test.get('precision'))}, recall {_number(test.get('recall'))} "
+                '(<a href="#threshold">details</a>)',
+            )
+        )
     gate = run.get("gate")
     if gate:
-        decision = gate.get("decision") or ("passed" if gate.get("passed") else "rejected")
-        detail = ", ".join(
-            f"{_e(k)} {_number(v)}" for k, v in gate.items() if k not in ("decision", "passed")
-        )
-        rows.append(("Quality gate", f"{_e(decision)} ({detail})" if detail else _e(decision)))
+        reason = f" ({_e(gate['reason'])})" if gate.get("reason") else ""
+        rows.append(("Quality gate", f"{_badge(_gate_decision(gate))}{reason}"))
     registration = run.get("registration")
     if registration:
         version = registration.get("ModelPackageVersion", "?")
@@ -390,20 +509,52 @@ def _summary_section(run: dict) -> str:
     failure = run.get("failure")
     if failure:
         state, error, cause = (_e(failure.get(key, "")) for key in ("state", "error", "cause"))
-        rows.append(("Failed in", f"{state}: <b>{error}</b> {cause}"))
-    table = "".join(f"<tr><th>{name}</th><td>{value}</td></tr>" for name, value in rows)
-    return _section("Run", f'<table class="summary">{table}</table>', "run")
+        rows.append(("Failed in", f'<span class="failed-state">{state}</span>: <b>{error}</b> {cause}'))
+    return _section("Run", _rows("summary", rows), "run")
+
+
+def _confusion_figure(matrix: dict, anchor: str, caption: str) -> str:
+    chart = confusion_chart(matrix, caption)
+    return f'<figure id="{anchor}">{chart}<figcaption>{_e(caption)}</figcaption></figure>'
+
+
+def _operating_marks(metrics: dict, point: dict) -> tuple[list[Mark], list[Mark]]:
+    """(ROC marks, PR marks): the decision threshold's test point, and Model Monitor's 0.5 point."""
+    roc: list[Mark] = []
+    pr: list[Mark] = []
+    test = point.get("test") or {}
+    matrix = test.get("confusion_matrix") or {}
+    negatives = sum(float(v) for v in (matrix.get("0") or {}).values())
+    threshold = _float(point.get("threshold"))
+    recall, precision = _float(test.get("recall")), _float(test.get("precision"))
+    if threshold is not None and recall is not None and precision is not None:
+        label = f"decision threshold {threshold:.4g}: precision {precision:.3f}, recall {recall:.3f}"
+        pr.append(Mark(recall, precision, label))
+        if negatives:
+            fpr = float((matrix.get("0") or {}).get("1", 0)) / negatives
+            roc.append(
+                Mark(fpr, recall, f"decision threshold {threshold:.4g}: FPR {fpr:.3f}, TPR {recall:.3f}")
+            )
+    at_half = {name: _float(_value(metrics, name)) for name in ("recall", "precision", "false_positive_rate")}
+    if None not in at_half.values():
+        label = f"threshold 0.5: precision {at_half['precision']:.3f}, recall {at_half['recall']:.3f}"
+        pr.append(Mark(at_half["recall"], at_half["precision"], label, filled=False))
+        roc.append(Mark(at_half["false_positive_rate"], at_half["recall"], label, filled=False))
+    return roc, pr
 
 
 def _quality_section(run: dict) -> str:
-    metrics = ((run.get("evaluation") or {}).get("binary_classification_metrics")) or {}
+    metrics = _metrics(run)
     if not metrics:
         return _section("Model quality", _missing("evaluation.json"), "quality")
+    point = (run.get("evaluation") or {}).get("operating_point") or {}
+    roc_marks, pr_marks = _operating_marks(metrics, point)
+    legend = " (filled dot: the decision threshold; hollow: 0.5)" if pr_marks and pr_marks[0].filled else ""
     figures = []
     roc = metrics.get("receiver_operating_characteristic_curve") or {}
     if roc.get("false_positive_rates"):
-        auc = (metrics.get("auc") or {}).get("value")
-        title = "ROC curve" + (f" (AUC {auc:.4f})" if isinstance(auc, float) else "")
+        auc = _float(_value(metrics, "auc"))
+        title = "ROC curve" + (f" (AUC {auc:.4f})" if auc is not None else "")
         chart = curve_chart(
             roc["false_positive_rates"],
             roc["true_positive_rates"],
@@ -411,29 +562,226 @@ def _quality_section(run: dict) -> str:
             x_label="false positive rate",
             y_label="true positive rate",
             chance="diagonal",
+            marks=roc_marks,
         )
-        figures.append(f'<figure id="roc">{chart}<figcaption>{_e(title)}</figcaption></figure>')
+        figures.append(f'<figure id="roc">{chart}<figcaption>{_e(title + legend)}</figcaption></figure>')
     pr = metrics.get("precision_recall_curve") or {}
     if pr.get("recalls"):
         matrix = metrics.get("confusion_matrix") or {}
         positives = sum(float(v) for v in (matrix.get("1") or {}).values())
         total = sum(float(v) for row in matrix.values() for v in row.values())
         base = f"{positives / total:.6f}" if total else None
+        pr_auc = _float(_pr_auc(run.get("evaluation")))
+        title = "Precision-recall curve" + (f" (PR AUC {pr_auc:.4f})" if pr_auc is not None else "")
         chart = curve_chart(
             pr["recalls"],
             pr["precisions"],
-            title="Precision-recall curve",
+            title=title,
             x_label="recall",
             y_label="precision",
             chance=base,
+            marks=pr_marks,
         )
-        caption = "Precision-recall curve" + (f" (dashed: positive rate {float(base):.3f})" if base else "")
+        caption = title + (f"; dashed: positive rate {float(base):.3f}" if base else "") + legend
         figures.append(f'<figure id="pr">{chart}<figcaption>{_e(caption)}</figcaption></figure>')
     if metrics.get("confusion_matrix"):
-        chart = confusion_chart(metrics["confusion_matrix"])
-        caption = "Confusion matrix (threshold 0.5)"
-        figures.append(f'<figure id="confusion">{chart}<figcaption>{caption}</figcaption></figure>')
-    return _section("Model quality", f'<div class="figures">{"".join(figures)}</div>', "quality")
+        figures.append(_confusion_figure(metrics["confusion_matrix"], "confusion", "Confusion matrix at 0.5"))
+    matrix = (point.get("test") or {}).get("confusion_matrix")
+    if matrix and _float(point.get("threshold")) is not None:
+        caption = f"Confusion matrix at the decision threshold {float(point['threshold']):.4g}"
+        figures.append(_confusion_figure(matrix, "confusion-operating", caption))
+    rows = _evaluation_note(run)
+    return _section("Model quality", f'<div class="figures">{"".join(figures)}</div>{rows}', "quality")
+
+
+def _evaluation_note(run: dict) -> str:
+    dataset = (run.get("evaluation") or {}).get("dataset") or {}
+    if not dataset.get("rows"):
+        return ""
+    return (
+        f'<p class="note">All on the test split: {_e(dataset["rows"])} rows, '
+        f"{_e(dataset.get('positives', '?'))} of them fraud. Model Monitor's metrics "
+        f"(binary_classification_metrics) flag a row at a score of {_e(dataset.get('threshold', 0.5))} "
+        "or more.</p>"
+    )
+
+
+def _threshold_section(run: dict) -> str:
+    evaluation = run.get("evaluation") or {}
+    point = evaluation.get("operating_point") or {}
+    metrics = _metrics(run)
+    if not point and _pr_auc(evaluation) is None:
+        what = "evaluation.json" if not evaluation else "operating point in evaluation.json"
+        return _section("Decision threshold", _missing(what), "threshold")
+    parts = []
+    pr_auc = ((evaluation.get("precision_recall_metrics") or {}).get("pr_auc")) or {}
+    if pr_auc:
+        deviation = _float(pr_auc.get("standard_deviation"))
+        spread = f" ± {deviation:.4f}" if deviation is not None and math.isfinite(deviation) else ""
+        dataset = evaluation.get("dataset") or {}
+        rate = ""
+        if dataset.get("rows"):
+            rate = (
+                f"; a model that ranks at random scores about the positive rate, "
+                f"{float(dataset.get('positives', 0)) / float(dataset['rows']):.3f}"
+            )
+        parts.append(
+            f"<p><b>PR AUC</b> {_number(_float(pr_auc.get('value')))}{_e(spread)} (average precision on "
+            f"the test split; the spread is over five 80 % samples{_e(rate)}).</p>"
+        )
+    if point:
+        threshold = point.get("threshold")
+        parts.append(
+            f"<p>The <b>decision threshold</b> {_number(threshold)} was chosen by the rule "
+            f"<b>{_e(point.get('rule', '?'))}</b> (processing/evaluate.py, evaluation.json's "
+            "operating_point): a row is fraud at a score at or above it.</p>"
+        )
+        validation, test = point.get("validation") or {}, point.get("test") or {}
+        matrix = test.get("confusion_matrix") or {}
+        flagged = sum(float((matrix.get(a) or {}).get("1", 0)) for a in matrix) if matrix else None
+        half_flagged = None
+        half_matrix = metrics.get("confusion_matrix") or {}
+        if half_matrix:
+            half_flagged = sum(float((half_matrix.get(a) or {}).get("1", 0)) for a in half_matrix)
+        rows = [
+            [
+                "validation: where the threshold was chosen",
+                _number(threshold),
+                _number(validation.get("precision")),
+                _number(validation.get("recall")),
+                _number(validation.get("f1")),
+                "–",
+            ],
+            [
+                "<b>test, at the decision threshold</b>",
+                _number(threshold),
+                f"<b>{_number(test.get('precision'))}</b>",
+                f"<b>{_number(test.get('recall'))}</b>",
+                _number(test.get("f1")),
+                _number(flagged, 0) if flagged is not None else "–",
+            ],
+        ]
+        if metrics:
+            rows.append(
+                [
+                    "test, at 0.5 (Model Monitor's metrics)",
+                    _number(0.5),
+                    _number(_value(metrics, "precision")),
+                    _number(_value(metrics, "recall")),
+                    _number(_value(metrics, "f1")),
+                    _number(half_flagged, 0) if half_flagged is not None else "–",
+                ]
+            )
+        header = ["split", "threshold", "precision", "recall", "F1", "rows flagged"]
+        parts.append(_table("threshold", header, rows, numeric=(1, 2, 3, 4, 5)))
+        parts.append(_recorded_threshold(run, threshold))
+    return _section("Decision threshold", "".join(parts), "threshold")
+
+
+def _recorded_threshold(run: dict, threshold: Any) -> str:
+    """Where the threshold is recorded: the model package's metadata (decisionThreshold)."""
+    package = run.get("package") or {}
+    metadata = package.get("metadata") or {}
+    if "decisionThreshold" not in metadata:
+        if package:
+            version = _e(package.get("version", "?"))
+            return f'<p class="note">Model package version {version} records no decisionThreshold.</p>'
+        return (
+            '<p class="note">No model package was registered: the threshold is recorded in evaluation.json '
+            "only.</p>"
+        )
+    recorded = _float(metadata["decisionThreshold"])
+    same = recorded is not None and _float(threshold) is not None and abs(recorded - float(threshold)) < 1e-12
+    check = "" if same else ' <b class="flag">differs from evaluation.json\'s</b>'
+    return (
+        f"<p>Recorded in model package version {_e(package.get('version', '?'))}'s metadata: "
+        f"{_code('decisionThreshold')} = {_code(metadata['decisionThreshold'])}, "
+        f"{_code('operatingPoint')} = {_code(metadata.get('operatingPoint', '?'))}{check}. "
+        "Whoever calls the endpoint gets scores; this is the threshold to flag them at.</p>"
+    )
+
+
+CHAMPION_ROWS = (
+    ("AUC", ("binary_classification_metrics", "auc", "value")),
+    ("PR AUC", ("precision_recall_metrics", "pr_auc", "value")),
+    ("F1 at 0.5", ("binary_classification_metrics", "f1", "value")),
+    ("precision at 0.5", ("binary_classification_metrics", "precision", "value")),
+    ("recall at 0.5", ("binary_classification_metrics", "recall", "value")),
+    ("accuracy at 0.5", ("binary_classification_metrics", "accuracy", "value")),
+    ("decision threshold", ("operating_point", "threshold")),
+    ("precision at the decision threshold", ("operating_point", "test", "precision")),
+    ("recall at the decision threshold", ("operating_point", "test", "recall")),
+    ("F1 at the decision threshold", ("operating_point", "test", "f1")),
+)
+
+
+def _path(document: Any, path: tuple[str, ...]) -> Any:
+    for key in path:
+        document = document.get(key) if isinstance(document, dict) else None
+    return document
+
+
+def _champion_section(run: dict) -> str:
+    gate = run.get("gate")
+    if not gate:
+        return _section("Challenger and champion", _missing("quality gate decision"), "champion")
+    decision = f"<p><b>Gate:</b> {_badge(_gate_decision(gate))} {_e(gate.get('reason', ''))}</p>"
+    settings = ", ".join(
+        f"{name} {_number(gate[key], 4) if isinstance(gate[key], float) else _e(gate[key])}"
+        for name, key in (("metric", "metric"), ("threshold", "threshold"), ("tolerance", "tolerance"))
+        if gate.get(key) is not None
+    )
+    if settings:
+        metric = _e(gate.get("metric", "metric"))
+        decision += (
+            f'<p class="note">The gate passes a model whose {metric} is at least the threshold and no more '
+            f"than the tolerance below the champion's ({_e(settings)}).</p>"
+        )
+    compared = gate.get("champion") or {}
+    champion = run.get("champion") or (
+        {"arn": compared["modelPackageArn"]} if compared.get("modelPackageArn") else None
+    )
+    if not champion:
+        body = (
+            "<p>No champion: the gate found no Approved model package in the group, so only the threshold "
+            "applied.</p>"
+        )
+        return _section("Challenger and champion", body + decision, "champion")
+    evaluation = champion.get("evaluation") or {}
+    gate_metric = gate.get("metric")
+    rows = []
+    for label, path in CHAMPION_ROWS:
+        mine, theirs = _float(_path(run.get("evaluation"), path)), _float(_path(evaluation, path))
+        if path[1] == gate_metric and theirs is None:
+            theirs = _float((gate.get("champion") or {}).get("value"))
+        if mine is None and theirs is None:
+            continue
+        delta = mine - theirs if mine is not None and theirs is not None else None
+        name = f"<b>{_e(label)}</b> (gate metric)" if path[1] == gate_metric else _e(label)
+        shown_delta = f"{delta:+.4f}" if delta is not None and math.isfinite(delta) else "–"
+        rows.append([name, _number(mine), _number(theirs), shown_delta])
+    version = champion.get("version")
+    header = ["metric", "challenger (this model)", f"champion (version {version})", "delta"]
+    table = _table("champion", header, rows, numeric=(1, 2, 3))
+    status = champion.get("status")
+    about = (
+        f"<p>The champion is the model package the gate compared with: "
+        f"{_code(champion.get('arn', '?'))}"
+        + (f", version {_e(version)}" if version is not None else "")
+        + (f" ({_e(status)} now)" if status else "")
+        + ". Delta is challenger minus champion.</p>"
+    )
+    if not evaluation:
+        about += (
+            '<p class="note">The champion\'s evaluation.json is not in this state folder: only the value the '
+            "gate read is shown.</p>"
+        )
+    else:
+        about += (
+            '<p class="note">Each column is measured on its own run\'s test split: unless both runs '
+            "trained on the same data, the two columns are not the same rows.</p>"
+        )
+    return _section("Challenger and champion", about + table + decision, "champion")
 
 
 def _shap_section(run: dict) -> str:
@@ -443,38 +791,121 @@ def _shap_section(run: dict) -> str:
     if not values:
         return _section("Global SHAP values", _missing("explainability analysis.json"), "shap")
     ranked = sorted(values.items(), key=lambda item: -abs(item[1]))
-    shown = ranked[:TOP_SHAP_FEATURES]
-    chart = bar_chart(shown, title="Global SHAP values", value_label="mean |SHAP value| (log-odds)")
+    used = [(name, value) for name, value in ranked if value]
+    unused = [name for name, value in ranked if not value]
+    intro = (
+        f"<p>Every feature the model was given ({len(ranked)}), by mean |SHAP value| over the test rows, "
+        "in log-odds: how far, on average, the feature moves a row's score. The share is of the sum over "
+        "all features.</p>"
+    )
+    chart = bar_chart(used, title="Global SHAP values", value_label="mean |SHAP value| (log-odds)")
     note = ""
-    if len(ranked) > len(shown):
-        rest = max(abs(value) for _, value in ranked[len(shown) :])
-        note = f'<p class="note">{len(ranked) - len(shown)} more features, each at most {rest:.4f}.</p>'
-    return _section("Global SHAP values", f'<figure id="shap-chart">{chart}</figure>{note}', "shap")
+    if unused:
+        names = ", ".join(_code(name) for name in unused)
+        note = (
+            f'<p class="note" id="shap-unused">{len(unused)} features have a mean |SHAP value| of 0 '
+            f"(the model never splits on them): {names}.</p>"
+        )
+    expected = label.get("expected_value")
+    if isinstance(expected, int | float):
+        note += f'<p class="note">Expected value (the model\'s average log-odds): {expected:.4f}.</p>'
+    return _section("Global SHAP values", f'{intro}<figure id="shap-chart">{chart}</figure>{note}', "shap")
+
+
+def bias_flag(name: str, value: Any) -> tuple[str, str]:
+    """(status, band text) of a bias metric's value: "outside" or "inside" its band (BIAS_BANDS),
+    "no band", or "n/a" for a value that could not be computed."""
+    band = BIAS_BANDS.get(name)
+    number = _float(value)
+    if band is None:
+        return "no band", "–"
+    text = f"{band.low:g} to {band.high:g}"
+    if number is None or math.isnan(number):
+        return "n/a", text
+    return ("inside" if band.low <= number <= band.high else "outside"), text
+
+
+def _direction(name: str, value: float, facet: str) -> str:
+    """Which group a flagged DI / DPL / DPPL favours (the metric's sign, in words)."""
+    if name == "DI":
+        return f"favours {facet}" if value > 1 else f"disadvantages {facet}"
+    if name in ("DPL", "DPPL"):
+        subject = "labels" if name == "DPL" else "predictions"
+        return f"{subject} favour the others" if value > 0 else f"{subject} favour {facet}"
+    return ""
 
 
 def _bias_section(run: dict) -> str:
     analysis = run.get("bias") or {}
-    rows = []
+    rows, outside, banded = [], [], 0
+    facet_text = favourable = ""
     for stage, stage_label in (
         ("pre_training_bias_metrics", "pre-training"),
         ("post_training_bias_metrics", "post-training"),
     ):
-        for facet, groups in ((analysis.get(stage) or {}).get("facets") or {}).items():
+        section = analysis.get(stage) or {}
+        for facet, groups in (section.get("facets") or {}).items():
             for group in groups:
+                facet_text = f"{facet} = {group.get('value_or_threshold', '')}"
+                favourable = (
+                    f"{section.get('label', 'label')} = {section.get('label_value_or_threshold', '?')}"
+                )
                 for metric in group.get("metrics") or []:
-                    value = metric.get("value")
+                    name, value = str(metric.get("name", "")), metric.get("value")
+                    status, band = bias_flag(name, value)
                     shown = (
                         _number(value)
                         if value is not None
                         else f'<span class="missing">{_e(metric.get("error", "n/a"))}</span>'
                     )
-                    facet_value = f"{_e(facet)} = {_e(group.get('value_or_threshold', ''))}"
-                    name = f"<b>{_e(metric.get('name', ''))}</b>"
-                    rows.append([stage_label, facet_value, name, _e(metric.get("description", "")), shown])
+                    if status != "no band":
+                        banded += 1
+                    flag = _e(status)
+                    if status == "outside":
+                        direction = _direction(name, float(_float(value)), facet_text)
+                        outside.append(f"{name} {_number(value)}" + (f" ({direction})" if direction else ""))
+                        flag = '<span class="flag">⚑ outside: look</span>' + (
+                            f" {_e(direction)}" if direction else ""
+                        )
+                    cells = [stage_label, f"<b>{_e(name)}</b>", _e(metric.get("description", ""))]
+                    rows.append([*cells, shown, _e(band), flag])
     if not rows:
         return _section("Bias metrics", _missing("bias analysis.json"), "bias")
-    table = _table("bias", ["stage", "facet", "metric", "description", "value"], rows, numeric_last=True)
-    return _section("Bias metrics", table, "bias")
+    parts = [
+        f"<p>Sensitive group: <b>{_e(facet_text)}</b> (the others are every other row). Favourable outcome: "
+        f"<b>{_e(favourable)}</b>. Computed by processing/bias_explainability.py on the test split with "
+        "Clarify's definitions.</p>"
+    ]
+    summary = (
+        f"{len(outside)} of the {banded} metrics with a band are outside it: {', '.join(outside)}."
+        if outside
+        else f"None of the {banded} metrics with a band is outside it."
+    )
+    parts.append(f'<p class="flags">{_e(summary)} A flag is a prompt to look, not a verdict (see below).</p>')
+    header = ["stage", "metric", "description", "value", "band", "flag"]
+    parts.append(_table("bias", header, rows, numeric=(3,)))
+    parts.append(_bands_note(run))
+    return _section("Bias metrics", "".join(parts), "bias")
+
+
+def _bands_note(run: dict) -> str:
+    rows = []
+    for name, band in BIAS_BANDS.items():
+        rows.append([f"<b>{_e(name)}</b>", f"{band.low:g} to {band.high:g}", _e(band.source)])
+    table = _table("bands", ["metric", "band", "where it comes from"], rows)
+    rows_tested = ((run.get("evaluation") or {}).get("dataset") or {}).get("rows")
+    size = f" (here {_e(rows_tested)} rows)" if rows_tested else ""
+    return (
+        "<h3>The bands</h3>"
+        f"{table}"
+        '<p class="note">The other metrics (CI, KL, JS, LP, TVD, KS, DCA, DCR, TE, FT, GE, CDDL, CDDPL) '
+        "have no generally accepted band and are shown unflagged. A value outside a band is a prompt to "
+        "look at the data and the model, not a finding of unfairness: the bands are rules of thumb from "
+        f"employment law and from a fairness toolkit, the test split is small{size} and these metrics move "
+        "with sampling, "
+        "and fraud may truly differ between the groups. A value inside a band is not proof of fairness "
+        "either. docs/report.md says more.</p>"
+    )
 
 
 def _timeline_section(run: dict) -> str:
@@ -506,31 +937,53 @@ def _timeline_section(run: dict) -> str:
 STYLE = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:24px auto;max-width:1180px;
   color:#111827;padding:0 16px}
-h1{font-size:22px;margin:0 0 8px}
+h1{font-size:22px;margin:0 0 8px;overflow-wrap:anywhere}
 h2{font-size:17px;border-bottom:1px solid #e5e7eb;padding-bottom:4px;margin-top:28px}
+h3{font-size:14px;margin:18px 0 6px}
+nav{font-size:13px}nav a{margin-right:10px}
 table{border-collapse:collapse;font-size:13px}
 th,td{border-bottom:1px solid #f0f0f0;padding:4px 10px;text-align:left;vertical-align:top}
-table.summary th{color:#6b7280;font-weight:500;width:150px}
+p{font-size:14px}
+table.summary th{color:#6b7280;font-weight:500;width:170px}
+table.bias td:nth-child(5),table.bands td:nth-child(2){white-space:nowrap}
 td.num{text-align:right;font-variant-numeric:tabular-nums}
+code{font-size:12px;overflow-wrap:anywhere}
 .figures{display:flex;flex-wrap:wrap;gap:18px}figure{margin:0}
-figcaption{font-size:12px;color:#4b5563;text-align:center}
+figcaption{font-size:12px;color:#4b5563;text-align:center;max-width:440px}
 .plot{fill:#fff;stroke:#d1d5db}.grid{stroke:#f0f0f0}.tick{font-size:11px;fill:#374151}.label{font-size:12px;fill:#111827}
+.stripe{fill:#f9fafb}
 .count{font-size:18px;font-weight:600;fill:#111827}.missing{color:#9ca3af}.note{font-size:12px;color:#4b5563}
-.status{padding:1px 8px;border-radius:9px;color:#fff;background:#6b7280}.status.succeeded{background:#16a34a}
-.status.failed,.status.timed_out{background:#dc2626}.status.aborted{background:#6b7280}
-.state.failed,.state.timed_out{color:#dc2626;font-weight:600}.state.aborted{color:#6b7280;font-weight:600}
+.flag{color:#b91c1c;font-weight:600}.flags{font-weight:500}
+.status{padding:1px 8px;border-radius:9px;color:#fff;background:#6b7280}
+.status.succeeded,.status.passed{background:#16a34a}
+.status.failed,.status.timed_out,.status.rejected{background:#dc2626}.status.aborted{background:#6b7280}
+.state.failed,.state.timed_out,.failed-state{color:#dc2626;font-weight:600}.state.aborted{color:#6b7280;font-weight:600}
 .state.retried,.state.caught{color:#b45309}.state.running{color:#7c3aed}
 """
+
+NAVIGATION = (
+    ("run", "Run"),
+    ("quality", "Quality"),
+    ("threshold", "Decision threshold"),
+    ("champion", "Champion"),
+    ("shap", "SHAP"),
+    ("bias", "Bias"),
+    ("timeline", "Timeline"),
+)
 
 
 def render_report(run: dict) -> str:
     """The report as one HTML string."""
     execution = run.get("execution") or {}
     title = f"Stepwise run {execution.get('name', '')}".strip()
+    navigation = "".join(f'<a href="#{anchor}">{_e(label)}</a>' for anchor, label in NAVIGATION)
     body = "".join(
         [
+            f"<nav>{navigation}</nav>",
             _summary_section(run),
             _quality_section(run),
+            _threshold_section(run),
+            _champion_section(run),
             _shap_section(run),
             _bias_section(run),
             _timeline_section(run),
@@ -557,10 +1010,40 @@ def write_report(run: dict, out: Path) -> Path:
 # --------------------------------------------------------------------------- from a local run's state
 
 
+def _s3_json(store: Any, uri: str | None) -> Any | None:
+    """The JSON document at an s3:// URI of the stored bucket(s), or None."""
+    if not uri or not str(uri).startswith("s3://"):
+        return None
+    bucket, _, key = str(uri).removeprefix("s3://").partition("/")
+    data = store.read_object(bucket, key)
+    if data is None:
+        return None
+    try:
+        return json.loads(data)
+    except ValueError:
+        return None
+
+
+def _champion(store: Any, all_packages: list[dict], gate: dict | None) -> dict | None:
+    """The package the gate compared with (its result's champion), with its evaluation.json."""
+    compared = (gate or {}).get("champion") or {}
+    arn = compared.get("modelPackageArn")
+    if not arn:
+        return None
+    package = next((p for p in all_packages if p.get("arn") == arn), {})
+    quality = ((package.get("metrics") or {}).get("ModelQuality") or {}).get("Statistics") or {}
+    return {
+        "arn": arn,
+        "version": package.get("version"),
+        "status": package.get("status"),
+        "evaluation": _s3_json(store, quality.get("S3Uri")),
+    }
+
+
 def run_from_state(state_dir: Path, execution: str) -> dict:
     """The `run` dict of a saved local execution (name, unique prefix or run id); KeyError if none."""
     from stepwise.console.progress import run_of
-    from stepwise.console.records import bucket_of, find_execution
+    from stepwise.console.records import bucket_of, find_execution, packages
     from stepwise.console.summary import run_files
     from stepwise.emulator.store import Store
 
@@ -574,9 +1057,10 @@ def run_from_state(state_dir: Path, execution: str) -> dict:
     run.update(run_files(store, bucket_of(store), (run_of(events) or {}).get("id")))
     summary = record.get("summary") or {}
     if summary.get("gate"):
-        run["gate"] = {
-            k: v for k, v in summary["gate"].items() if k in ("metric", "value", "threshold", "passed")
-        }
+        run["gate"] = summary["gate"]
+        champion = _champion(store, packages(store), summary["gate"])
+        if champion:
+            run["champion"] = champion
     package = summary.get("modelPackage")
     if package:
         run["registration"] = {

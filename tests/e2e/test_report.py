@@ -1,4 +1,9 @@
-"""report.html: self-contained, and its charts are really drawn when headless Chromium renders it."""
+"""report.html: self-contained, and its charts are really drawn when headless Chromium renders it.
+
+Two kinds of runs: `run`, a run dict as the engine fills it (a real evaluation.json from
+processing/evaluate.py on generated scores, Clarify outputs and a history from fixtures), and
+a state folder holding what a finished run left.
+"""
 
 from __future__ import annotations
 
@@ -14,9 +19,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from processing.evaluate import binary_classification_metrics
+from processing.evaluate import (
+    binary_classification_metrics,
+    operating_point,
+    parse_operating_point,
+    precision_recall_metrics,
+)
 from stepwise.console.progress import timeline
-from stepwise.console.report import TOP_SHAP_FEATURES, state_statuses, write_report, write_run_report
+from stepwise.console.report import bias_flag, state_statuses, write_report, write_run_report
 
 FIXTURES = Path(__file__).parent / "fixtures" / "report"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -32,20 +42,48 @@ CHROMIUM_FLAGS = [
 ]
 CURVE_BLUE = (0x25, 0x63, 0xEB)
 TIMELINE_GREEN = (0x16, 0xA3, 0x4A)
+FAILED_RED = (0xDC, 0x26, 0x26)
+RUNNING_PURPLE = (0x7C, 0x3A, 0xED)
+PACKAGE = "arn:aws:sagemaker:us-east-1:123456789012:model-package/stepwise-fraud/"
 
 
 def load(name: str):
     return json.loads((FIXTURES / name).read_text())
 
 
+def _section(text: str, anchor: str) -> str:
+    start = text.index(f'<section id="{anchor}">')
+    return text[start : text.index("</section>", start)]
+
+
+def evaluation_document(seed: int, rows: int = 600) -> dict:
+    """evaluation.json as processing/evaluate.py writes it, for generated scores of a test and a
+    validation split (evaluate.evaluate() without the model)."""
+    rng = np.random.default_rng(seed)
+
+    def split(size: int) -> tuple[np.ndarray, np.ndarray]:
+        labels = (rng.random(size) < 0.1).astype(float)
+        return labels, np.clip(0.35 * labels + rng.random(size) * 0.7, 0, 1)
+
+    labels, scores = split(rows)
+    validation_labels, validation_scores = split(rows // 2)
+    rule = parse_operating_point("best-f1")
+    return {
+        "binary_classification_metrics": binary_classification_metrics(labels, scores),
+        "precision_recall_metrics": precision_recall_metrics(labels, scores),
+        "operating_point": operating_point(rule, validation_labels, validation_scores, labels, scores),
+        "dataset": {"rows": rows, "positives": int(labels.sum()), "threshold": 0.5},
+    }
+
+
 @pytest.fixture(scope="module")
 def run() -> dict:
     """A run as the engine fills it: a real evaluation.json from processing/evaluate.py, Clarify outputs
-    and the execution history from fixtures."""
-    rng = np.random.default_rng(0)
-    labels = (rng.random(600) < 0.1).astype(float)
-    scores = np.clip(0.35 * labels + rng.random(600) * 0.7, 0, 1)
+    and the execution history from fixtures, a champion the gate compared with."""
     events = load("history.json")
+    evaluation, champion = evaluation_document(0), evaluation_document(1)
+    auc = evaluation["binary_classification_metrics"]["auc"]["value"]
+    champion_auc = champion["binary_classification_metrics"]["auc"]["value"]
     return {
         "execution": {
             "name": "run-2026-11-28-0900",
@@ -53,14 +91,32 @@ def run() -> dict:
             "startDate": events[0]["timestamp"],
             "stopDate": events[-1]["timestamp"],
         },
-        "evaluation": {"binary_classification_metrics": binary_classification_metrics(labels, scores)},
+        "evaluation": evaluation,
         "bias": load("bias_analysis.json"),
         "explainability": load("explainability_analysis.json"),
-        "gate": {"metric": "auc", "value": 0.81, "threshold": 0.7, "decision": "passed"},
+        "gate": {
+            "passed": True,
+            "metric": "auc",
+            "value": auc,
+            "threshold": 0.7,
+            "tolerance": 0.01,
+            "champion": {"modelPackageArn": f"{PACKAGE}1", "value": champion_auc},
+            "reason": f"auc {auc:g} meets the threshold 0.7 and is within the tolerance 0.01",
+        },
+        "champion": {"arn": f"{PACKAGE}1", "version": 1, "status": "Approved", "evaluation": champion},
         "registration": {
             "ModelPackageGroupName": "stepwise-fraud",
             "ModelPackageVersion": 2,
             "ModelApprovalStatus": "Approved",
+        },
+        "package": {
+            "arn": f"{PACKAGE}2",
+            "version": 2,
+            "status": "Approved",
+            "metadata": {
+                "decisionThreshold": repr(evaluation["operating_point"]["threshold"]),
+                "operatingPoint": evaluation["operating_point"]["rule"],
+            },
         },
         "endpoint": {
             "EndpointName": "stepwise-fraud",
@@ -86,6 +142,50 @@ def test_report_is_self_contained_and_names_what_the_run_did(report: Path, run: 
     assert "Disparate Impact (DI)" in text and "1.3125" in text
     assert "Float division by zero" in text  # a metric Clarify could not compute says why
     assert "AUC" in text and "passed" in text
+
+
+def test_decision_threshold_and_pr_auc_are_shown_with_precision_and_recall(report: Path, run: dict) -> None:
+    text = report.read_text()
+    evaluation = run["evaluation"]
+    point = evaluation["operating_point"]
+    assert f"{evaluation['precision_recall_metrics']['pr_auc']['value']:.4f}" in text
+    assert f"{point['threshold']:.4f}" in text and "best-f1 on validation" in text
+    for split in ("validation", "test"):
+        assert f"{point[split]['precision']:.4f}" in text and f"{point[split]['recall']:.4f}" in text
+    # the 0.5 row beside it, and the threshold the model package records
+    assert f"{evaluation['binary_classification_metrics']['precision']['value']:.4f}" in text
+    assert f"<code>decisionThreshold</code> = <code>{point['threshold']!r}</code>" in text
+    assert "differs from" not in text
+
+
+def test_challenger_and_champion_side_by_side_with_deltas(report: Path, run: dict) -> None:
+    text = report.read_text()
+    section = _section(text, "champion")
+    mine = run["evaluation"]["binary_classification_metrics"]["auc"]["value"]
+    theirs = run["champion"]["evaluation"]["binary_classification_metrics"]["auc"]["value"]
+    row = re.search(r"<b>AUC</b> \(gate metric\)</td>(.*?)</tr>", section).group(1)
+    assert re.findall(r'class="num">([^<]+)<', row) == [
+        f"{mine:.4f}",
+        f"{theirs:.4f}",
+        f"{mine - theirs:+.4f}",
+    ]
+    for metric in ("PR AUC", "F1 at 0.5", "precision at the decision threshold", "decision threshold"):
+        assert f"<td>{metric}</td>" in section
+    assert "version 1" in section and "passed" in section and "within the tolerance 0.01" in section
+
+
+def test_bias_metrics_are_flagged_against_documented_bands(report: Path) -> None:
+    assert bias_flag("DI", 1.3125) == ("outside", "0.8 to 1.25")
+    assert bias_flag("DI", 0.8) == ("inside", "0.8 to 1.25")
+    assert bias_flag("DPPL", "-Infinity")[0] == "outside"
+    assert bias_flag("RD", None)[0] == "n/a"
+    assert bias_flag("CI", 0.9) == ("no band", "–")
+    text = report.read_text()
+    section = _section(text, "bias")
+    rows = re.findall(r"<tr>(.*?)</tr>", section)
+    flagged = [re.search(r"<b>(\w+)</b>", row).group(1) for row in rows if '<span class="flag">' in row]
+    assert flagged == ["DI"], "DI 1.3125 is outside 0.8..1.25; DPL, DPPL, RD are within ±0.1"
+    assert "four-fifths rule" in section and "prompt to look, not a verdict" in section
 
 
 def test_a_run_that_stopped_early_says_what_is_missing(tmp_path: Path, run: dict) -> None:
@@ -144,22 +244,34 @@ def chromium(*arguments: str, profile: Path) -> subprocess.CompletedProcess:
 
 
 class Elements(HTMLParser):
-    """Every element of a document as (tag, attributes)."""
+    """Every element of a document as (tag, attributes), and its text."""
 
     def __init__(self, document: str) -> None:
         super().__init__()
         self.found: list[tuple[str, dict[str, str]]] = []
+        self.text: list[str] = []
         self.feed(document)
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         self.found.append((tag, {key: value or "" for key, value in attrs}))
 
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+
     def with_class(self, tag: str, cls: str) -> list[dict[str, str]]:
         return [attrs for name, attrs in self.found if name == tag and cls in attrs.get("class", "").split()]
 
+    def links(self) -> list[str]:
+        return [attrs["href"] for name, attrs in self.found if name == "a" and "href" in attrs]
+
+
+def rendered(page: Path, profile: Path) -> Elements:
+    """The page's DOM as headless Chromium built it."""
+    return Elements(chromium("--dump-dom", page.as_uri(), profile=profile).stdout)
+
 
 def test_chromium_renders_every_chart(report: Path, run: dict, tmp_path: Path) -> None:
-    dom = Elements(chromium("--dump-dom", report.as_uri(), profile=tmp_path / "profile").stdout)
+    dom = rendered(report, tmp_path / "profile")
     # ROC and PR: one curve each, through many points across the plot
     curves = dom.with_class("path", "curve")
     assert len(curves) == 2
@@ -167,16 +279,18 @@ def test_chromium_renders_every_chart(report: Path, run: dict, tmp_path: Path) -
         points = [tuple(map(float, p.split(","))) for p in re.findall(r"[ML]([\d.]+,[\d.]+)", curve["d"])]
         xs, ys = zip(*points, strict=True)
         assert len(points) > 20 and max(xs) - min(xs) > 300 and max(ys) - min(ys) > 200
-    # confusion matrix: four cells holding the evaluation's counts
+    # each curve marks the decision threshold (filled) and 0.5 (hollow)
+    assert len(dom.with_class("circle", "mark")) == 4 and len(dom.with_class("circle", "other")) == 2
+    # confusion matrices at 0.5 and at the decision threshold: four cells each, the evaluation's counts
     counts = sorted(float(cell["data-count"]) for cell in dom.with_class("rect", "cell"))
-    matrix = run["evaluation"]["binary_classification_metrics"]["confusion_matrix"]
-    assert counts == sorted(float(v) for row in matrix.values() for v in row.values())
-    # SHAP: a bar per feature, longest for the largest value
+    evaluation = run["evaluation"]
+    matrices = [evaluation["binary_classification_metrics"]["confusion_matrix"]]
+    matrices.append(evaluation["operating_point"]["test"]["confusion_matrix"])
+    assert counts == sorted(float(v) for matrix in matrices for row in matrix.values() for v in row.values())
+    # SHAP: a bar per feature the model uses, longest for the largest value
+    values = run["explainability"]["explanations"]["kernel_shap"]["label0"]["global_shap_values"]
     widths = [float(bar["width"]) for bar in dom.with_class("rect", "bar")]
-    assert len(widths) == len(
-        run["explainability"]["explanations"]["kernel_shap"]["label0"]["global_shap_values"]
-    )
-    assert widths[0] == max(widths) > 300
+    assert len(widths) == len([v for v in values.values() if v]) and widths[0] == max(widths) > 300
     # timeline: a span per state; the retried Deploy is marked
     spans = dom.with_class("rect", "span")
     assert len(spans) == 14
@@ -185,12 +299,12 @@ def test_chromium_renders_every_chart(report: Path, run: dict, tmp_path: Path) -
 
 def test_screenshot_shows_the_charts(report: Path, tmp_path: Path) -> None:
     shot = tmp_path / "report.png"
-    chromium("--window-size=1280,2600", f"--screenshot={shot}", report.as_uri(), profile=tmp_path / "profile")
+    chromium("--window-size=1280,3600", f"--screenshot={shot}", report.as_uri(), profile=tmp_path / "profile")
     image = read_png(shot.read_bytes()).astype(int)
-    assert image.shape == (2600, 1280, 3)
+    assert image.shape == (3600, 1280, 3)
     blue = np.abs(image - np.array(CURVE_BLUE)).max(axis=2) < 30
     # the ROC and PR curves come first (2 px wide, several hundred px long), the SHAP bars below them
-    curves, bars = int(blue[:1050].sum()), int(blue[1050:].sum())
+    curves, bars = int(blue[:1200].sum()), int(blue[1900:].sum())
     assert curves > 1200, f"only {curves} pixels of the curve colour: the ROC/PR curves were not drawn"
     assert bars > 8000, f"only {bars} pixels of the bar colour: the SHAP chart was not drawn"
     green = int((np.abs(image - np.array(TIMELINE_GREEN)).max(axis=2) < 30).sum())
@@ -243,13 +357,15 @@ def read_png(data: bytes) -> np.ndarray:
     return image.reshape(height, width, channels)[:, :, :3]
 
 
-def test_shap_chart_shows_the_top_features_and_counts_the_rest(tmp_path: Path, run: dict) -> None:
-    many = {f"feature_{i:02d}": 1.0 / (i + 1) for i in range(30)}
+def test_shap_chart_shows_every_feature(tmp_path: Path, run: dict) -> None:
+    many = {f"feature_{i:02d}": 1.0 / (i + 1) for i in range(29)} | {"never_used": 0.0}
     explainability = {"explanations": {"kernel_shap": {"label0": {"global_shap_values": many}}}}
     text = write_report({**run, "explainability": explainability}, tmp_path / "r.html").read_text()
-    assert text.count('class="bar"') == TOP_SHAP_FEATURES
-    assert "feature_00" in text and "feature_29" not in text
-    assert f"{30 - TOP_SHAP_FEATURES} more features, each at most {1 / 21:.4f}" in text
+    assert text.count('class="bar"') == 29
+    names = re.findall(r'<text x="222" y="\d+" class="tick" text-anchor="end">(\w+)</text>', text)
+    assert names == sorted(many, key=lambda name: -many[name])[:29], "all features, largest first"
+    assert f"{1 / 29:.4f}" in text, "the smallest one is labelled too"
+    assert "1 features have a mean |SHAP value| of 0" in text and "<code>never_used</code>" in text
 
 
 def test_report_of_a_saved_local_run(tmp_path: Path, run: dict) -> None:
