@@ -20,6 +20,10 @@ left (every key optional: a run that stopped early shows what it has and says wh
       "registration": {"ModelPackageGroupName", "ModelPackageVersion", "ModelApprovalStatus",
                        "ModelPackageArn"} (DescribeModelPackage's keys),
       "package": the registered (or approved) package from the registry snapshot: {"metadata", ...},
+      "source": for a run started by an approval: {"execution", "runId", "report"} of the run that
+              trained the package it deployed (the reports above are that run's),
+      "lineage": stepwise/console/lineage.py's lineage() of the run that trained the model, each job
+              and function with "log": {"href", "exists"} (a link relative to the report),
       "endpoint": {"EndpointName", "EndpointStatus", "EndpointConfigName"} (DescribeEndpoint's keys),
       "events": the execution's get_execution_history events (the timeline is drawn from them),
       "failure": {"state", "error", "cause"} for a run that failed,
@@ -29,8 +33,8 @@ The charts are drawn here, in Python, as SVG: ROC and PR curves (with the decisi
 confusion matrices, global SHAP bars, and the timeline of states. Bias metrics are a table, each
 flagged against the documented band of BIAS_BANDS (docs/report.md says where each comes from).
 
-`run_from_state(state_dir, execution)` fills `run` from what a local run saved (the execution record
-under `executions/` and the run's files in the mirrored bucket under `s3/`), and
+`run_from_state(state_dir, execution)` fills `run` from what a local run saved (the execution record,
+the run's files in the stored bucket, the registry snapshot, the job and function logs), and
 `write_run_report(state_dir, execution)` writes `runs/<execution>/report.html` from it.
 """
 
@@ -40,6 +44,7 @@ import datetime as dt
 import html
 import json
 import math
+import os
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -463,6 +468,10 @@ def _summary_section(run: dict) -> str:
         rows.append(("Started", _e(start.isoformat(timespec="seconds"))))
     if start and stop:
         rows.append(("Duration", f"{(stop - start).total_seconds():.1f} s"))
+    source = run.get("source")
+    if source:
+        rows.append(("Started by", "the approval of a model package: this run deployed it"))
+        rows.append(("Model trained by", _source_text(source)))
     metrics = _metrics(run)
     for name in POINT_METRICS:
         value = _value(metrics, name)
@@ -511,6 +520,31 @@ def _summary_section(run: dict) -> str:
         state, error, cause = (_e(failure.get(key, "")) for key in ("state", "error", "cause"))
         rows.append(("Failed in", f'<span class="failed-state">{state}</span>: <b>{error}</b> {cause}'))
     return _section("Run", _rows("summary", rows), "run")
+
+
+def _source_text(source: dict) -> str:
+    text = f"execution {_code(source.get('execution') or '?')}"
+    if source.get("runId"):
+        text += f" (run id {_code(source['runId'])})"
+    if source.get("report"):
+        text += f': <a href="{_e(source["report"])}">its report</a>'
+    elif not source.get("found", True):
+        text += ": no record of it in this state folder (the reports below come from the package)"
+    return text
+
+
+def _source_note(run: dict) -> str:
+    """Above the model's sections in a run started by an approval: whose reports they are."""
+    source = run.get("source")
+    if not source:
+        return ""
+    package = run.get("package") or {}
+    version = package.get("version", "?")
+    return (
+        f'<p class="source">This run deployed model package version {_e(version)}. The quality, '
+        f"bias, SHAP and lineage sections below are those of the package's reports (its ModelMetrics) "
+        f"and of the run that trained it: {_source_text(source)}.</p>"
+    )
 
 
 def _confusion_figure(matrix: dict, anchor: str, caption: str) -> str:
@@ -591,7 +625,9 @@ def _quality_section(run: dict) -> str:
         caption = f"Confusion matrix at the decision threshold {float(point['threshold']):.4g}"
         figures.append(_confusion_figure(matrix, "confusion-operating", caption))
     rows = _evaluation_note(run)
-    return _section("Model quality", f'<div class="figures">{"".join(figures)}</div>{rows}', "quality")
+    return _section(
+        "Model quality", f'{_source_note(run)}<div class="figures">{"".join(figures)}</div>{rows}', "quality"
+    )
 
 
 def _evaluation_note(run: dict) -> str:
@@ -876,6 +912,9 @@ def _bias_section(run: dict) -> str:
         f"<b>{_e(favourable)}</b>. Computed by processing/bias_explainability.py on the test split with "
         "Clarify's definitions.</p>"
     ]
+    probability = _bias_threshold_note(run)
+    if probability:
+        parts.append(probability)
     summary = (
         f"{len(outside)} of the {banded} metrics with a band are outside it: {', '.join(outside)}."
         if outside
@@ -886,6 +925,29 @@ def _bias_section(run: dict) -> str:
     parts.append(_table("bias", header, rows, numeric=(3,)))
     parts.append(_bands_note(run))
     return _section("Bias metrics", "".join(parts), "bias")
+
+
+def _bias_threshold_note(run: dict) -> str:
+    from stepwise.console.lineage import argument
+
+    jobs = [
+        job
+        for job in ((run.get("lineage") or {}).get("jobs") or [])
+        if job.get("state") == "CheckBiasAndExplain"
+    ]
+    cut = argument(jobs[-1], "--probability-threshold") if jobs else None
+    if cut is None:
+        return ""
+    point = (run.get("evaluation") or {}).get("operating_point") or {}
+    decision = (
+        f", not at the decision threshold {_number(point['threshold'])}"
+        if _float(point.get("threshold")) is not None
+        else ""
+    )
+    return (
+        f'<p class="note">Post-training metrics count a prediction as fraud at a probability above {_e(cut)} '
+        f"(the bias job's {_code('--probability-threshold')}){decision}.</p>"
+    )
 
 
 def _bands_note(run: dict) -> str:
@@ -906,6 +968,147 @@ def _bands_note(run: dict) -> str:
         "and fraud may truly differ between the groups. A value inside a band is not proof of fairness "
         "either. docs/report.md says more.</p>"
     )
+
+
+def _link(log: dict | None, label: str) -> str:
+    if not log:
+        return "–"
+    if log.get("exists"):
+        return f'<a href="{_e(log["href"])}">{_e(label)}</a>'
+    return f'<span class="missing" title="{_e(log["href"])}">no {_e(label)}</span>'
+
+
+def _job_rows(job: dict) -> str:
+    """One job of the lineage: a heading row (state, job, status, log), then its request's facts."""
+    seconds = f", {job['seconds']:.1f} s" if isinstance(job.get("seconds"), int | float) else ""
+    status = job.get("status") or "no result"
+    css = "flag" if status == "Failed" else ""
+    heading = (
+        f'<tr class="job"><th colspan="3">{_e(job.get("state"))}: {_code(job.get("name"))} '
+        f'({_e(job.get("type"))} job, <span class="{css}">{_e(status)}</span>{_e(seconds)}) '
+        f"{_link(job.get('log'), 'job.log')}</th></tr>"
+    )
+    rows = [("image", "", _code(job.get("image")))]
+    if job.get("failureReason"):
+        rows.insert(0, ("failure", "", f'<span class="flag">{_e(job["failureReason"])}</span>'))
+    if job.get("entrypoint") or job.get("arguments"):
+        rows.append(("command", "", _code(" ".join([*job.get("entrypoint", []), *job.get("arguments", [])]))))
+    if job.get("hyperparameters"):
+        values = ", ".join(f"{_e(k)}={_code(v)}" for k, v in sorted(job["hyperparameters"].items()))
+        rows.append(("hyperparameters", "", values))
+    for kind in ("inputs", "outputs"):
+        for i, (name, uri) in enumerate(job.get(kind) or []):
+            rows.append((kind if i == 0 else "", _e(name), _code(uri)))
+    if job.get("modelArtifact"):
+        rows.append(("model artifact", "", _code(job["modelArtifact"])))
+    body = "".join(f"<tr><th>{_e(k)}</th><td>{name}</td><td>{v}</td></tr>" for k, name, v in rows)
+    return heading + body
+
+
+def _lineage_section(run: dict) -> str:
+    lineage = run.get("lineage") or {}
+    if not (lineage.get("jobs") or lineage.get("dataset") or lineage.get("functions")):
+        return _section("Lineage", _missing("execution history with jobs"), "lineage")
+    parts = [_source_note(run)] if run.get("source") else []
+    parts.append(_data_rows(lineage))
+    parts.append(_code_rows(lineage))
+    jobs = lineage.get("jobs") or []
+    if jobs:
+        parts.append("<h3>SageMaker jobs</h3>")
+        parts.append('<table class="lineage jobs">' + "".join(_job_rows(job) for job in jobs) + "</table>")
+    parts.append(_model_rows(run, lineage))
+    functions = lineage.get("functions") or []
+    if functions:
+        labelled = any(f.get("run") for f in functions)  # an approval run: two executions' functions
+        rows = []
+        for f in functions:
+            name = _code(f.get("function"))
+            if f.get("error"):
+                name += f' <span class="flag">{_e(f["error"])}</span>'
+            run_label = [_e(f.get("run", ""))] if labelled else []
+            rows.append([_e(f.get("state")), name, *run_label, _link(f.get("log"), "function log")])
+        header = ["state", "function", *(["run"] if labelled else []), "log"]
+        parts.append("<h3>Lambda functions</h3>")
+        parts.append(_table("lineage functions", header, rows))
+    return _section("Lineage", "".join(parts), "lineage")
+
+
+def _data_rows(lineage: dict) -> str:
+    dataset, claim = lineage.get("dataset") or {}, lineage.get("run") or {}
+    rows = []
+    if dataset.get("s3Uri"):
+        rows.append(("Dataset", f"{_code(dataset['s3Uri'])} (id {_e(dataset.get('datasetId', '?'))})"))
+    bucket = dataset.get("bucket")
+    for file, prefix in (("claims", "claims"), ("customers", "customers")):
+        key = dataset.get(f"{prefix}Key")
+        if not key:
+            continue
+        where = f"s3://{bucket}/{key}" if bucket else key
+        facts = [_code(where)]
+        if dataset.get(f"{prefix}VersionId"):
+            facts.append(f"version {_code(dataset[f'{prefix}VersionId'])}")
+        if dataset.get(f"{prefix}ETag"):
+            facts.append(f"ETag {_code(dataset[f'{prefix}ETag'])}")
+        rows.append((f"{file}.csv", ", ".join(facts)))
+    if dataset.get("trigger"):
+        rows.append(
+            ("Started by", _e(dataset["trigger"]) + (" (forced retraining)" if dataset.get("force") else ""))
+        )
+    if claim.get("fingerprint"):
+        text = _code(claim["fingerprint"])
+        if claim.get("claimUri"):
+            text += f"<br>claimed in {_code(claim['claimUri'])}"
+        rows.append(("Fingerprint", text))
+    if claim.get("id"):
+        rows.append(("Run id", _code(claim["id"])))
+    if not rows:
+        return ""
+    intro = (
+        '<p class="note">The fingerprint (ClaimRun) covers both files\' checksums, the processing code, the '
+        "images, the hyperparameters and the operating point rule: a run on the same fingerprint trains "
+        "nothing.</p>"
+    )
+    return "<h3>Data</h3>" + _rows("lineage data", rows) + intro
+
+
+def _code_rows(lineage: dict) -> str:
+    rows = []
+    if lineage.get("code"):
+        rows.append(("Processing code", "<br>".join(_code(uri) for uri in lineage["code"])))
+    images: dict[str, list[str]] = {}
+    for job in lineage.get("jobs") or []:
+        if job.get("image"):
+            images.setdefault(job["image"], [])
+            if job.get("state") not in images[job["image"]]:
+                images[job["image"]].append(job.get("state"))
+    for image, states in images.items():
+        rows.append((f"Image ({', '.join(str(s) for s in states)})", _code(image)))
+    recipe = lineage.get("recipe") or {}
+    split = recipe.get("split") or {}
+    if split:
+        rows.append(("Split", ", ".join(f"{_e(k)} {_code(v)}" for k, v in split.items())))
+    if recipe.get("operatingPoint"):
+        rows.append(("Operating point rule", _code(recipe["operatingPoint"])))
+    return ("<h3>Code and recipe</h3>" + _rows("lineage code", rows)) if rows else ""
+
+
+def _model_rows(run: dict, lineage: dict) -> str:
+    rows = []
+    if lineage.get("model"):
+        rows.append(("Model artifact", _code(lineage["model"])))
+    for job in lineage.get("jobs") or []:
+        if job.get("finalMetrics"):
+            metrics = ", ".join(f"{_e(k)} {_number(v)}" for k, v in job["finalMetrics"].items())
+            rows.append(("Training metrics", metrics))
+    package = run.get("package") or {}
+    if package.get("arn"):
+        rows.append(("Model package", f"{_code(package['arn'])} ({_e(package.get('status', '?'))} now)"))
+        metadata = package.get("metadata") or {}
+        if metadata:
+            rows.append(
+                ("Package metadata", "<br>".join(f"{_e(k)}: {_code(v)}" for k, v in sorted(metadata.items())))
+            )
+    return ("<h3>Model</h3>" + _rows("lineage model", rows)) if rows else ""
 
 
 def _timeline_section(run: dict) -> str:
@@ -944,7 +1147,9 @@ nav{font-size:13px}nav a{margin-right:10px}
 table{border-collapse:collapse;font-size:13px}
 th,td{border-bottom:1px solid #f0f0f0;padding:4px 10px;text-align:left;vertical-align:top}
 p{font-size:14px}
-table.summary th{color:#6b7280;font-weight:500;width:170px}
+table.summary th,table.lineage th{color:#6b7280;font-weight:500;width:170px}
+table.jobs tr.job th{color:#111827;background:#f3f4f6;font-weight:600;width:auto}
+table.functions code{overflow-wrap:normal;white-space:nowrap}
 table.bias td:nth-child(5),table.bands td:nth-child(2){white-space:nowrap}
 td.num{text-align:right;font-variant-numeric:tabular-nums}
 code{font-size:12px;overflow-wrap:anywhere}
@@ -954,6 +1159,7 @@ figcaption{font-size:12px;color:#4b5563;text-align:center;max-width:440px}
 .stripe{fill:#f9fafb}
 .count{font-size:18px;font-weight:600;fill:#111827}.missing{color:#9ca3af}.note{font-size:12px;color:#4b5563}
 .flag{color:#b91c1c;font-weight:600}.flags{font-weight:500}
+.source{background:#eff6ff;border-left:4px solid #2563eb;padding:6px 10px}
 .status{padding:1px 8px;border-radius:9px;color:#fff;background:#6b7280}
 .status.succeeded,.status.passed{background:#16a34a}
 .status.failed,.status.timed_out,.status.rejected{background:#dc2626}.status.aborted{background:#6b7280}
@@ -968,6 +1174,7 @@ NAVIGATION = (
     ("champion", "Champion"),
     ("shap", "SHAP"),
     ("bias", "Bias"),
+    ("lineage", "Lineage"),
     ("timeline", "Timeline"),
 )
 
@@ -986,6 +1193,7 @@ def render_report(run: dict) -> str:
             _champion_section(run),
             _shap_section(run),
             _bias_section(run),
+            _lineage_section(run),
             _timeline_section(run),
         ]
     )
@@ -1024,6 +1232,45 @@ def _s3_json(store: Any, uri: str | None) -> Any | None:
         return None
 
 
+def package_files(store: Any, package: dict) -> dict[str, Any]:
+    """A registered package's reports (its ModelMetrics: quality, bias, explainability), as stored."""
+    metrics = package.get("metrics") or {}
+    found = {}
+    for name, section, kind in (
+        ("evaluation", "ModelQuality", "Statistics"),
+        ("bias", "Bias", "Report"),
+        ("explainability", "Explainability", "Report"),
+    ):
+        document = _s3_json(store, ((metrics.get(section) or {}).get(kind) or {}).get("S3Uri"))
+        if document is not None:
+            found[name] = document
+    return found
+
+
+def _with_logs(store: Any, record: dict, lineage: dict, report_dir: Path, label: str = "") -> dict:
+    """`lineage` with each job's and function's log: {"href" relative to report_dir, "exists"}."""
+    from stepwise.console.logs import log_files
+
+    logs = log_files(store, record)
+
+    def link(path: Path) -> dict:
+        return {"href": Path(os.path.relpath(path, report_dir)).as_posix(), "exists": path.is_file()}
+
+    for job in lineage.get("jobs") or []:
+        path = next((p for _, p in logs if p.parent.parent.name == job.get("name")), None)
+        if path is not None:
+            job["log"] = link(path)
+    for function in lineage.get("functions") or []:
+        path = next(
+            (p for _, p in logs if p.parent.name == "lambda" and p.stem == function["function"]), None
+        )
+        if path is not None:
+            function["log"] = link(path)
+        if label:
+            function["run"] = label
+    return lineage
+
+
 def _champion(store: Any, all_packages: list[dict], gate: dict | None) -> dict | None:
     """The package the gate compared with (its result's champion), with its evaluation.json."""
     compared = (gate or {}).get("champion") or {}
@@ -1041,10 +1288,14 @@ def _champion(store: Any, all_packages: list[dict], gate: dict | None) -> dict |
 
 
 def run_from_state(state_dir: Path, execution: str) -> dict:
-    """The `run` dict of a saved local execution (name, unique prefix or run id); KeyError if none."""
+    """The `run` dict of a saved local execution (name, unique prefix or run id); KeyError if none.
+
+    A run started by an approval (it has no ClaimRun) shows the approved package: its reports are read
+    from the package's ModelMetrics, its lineage and gate from the execution that registered it."""
+    from stepwise.console.lineage import lineage
     from stepwise.console.progress import run_of
-    from stepwise.console.records import bucket_of, find_execution, packages
-    from stepwise.console.summary import run_files
+    from stepwise.console.records import bucket_of, find_execution, package_of_execution, packages
+    from stepwise.console.summary import build_summary, run_files, state_output
     from stepwise.emulator.store import Store
 
     store = Store(Path(state_dir), create=False)
@@ -1053,21 +1304,57 @@ def run_from_state(state_dir: Path, execution: str) -> dict:
         raise KeyError(f"no execution {execution!r} is saved under {state_dir}")
     described = record["execution"]
     events = record.get("events") or []
+    report_dir = store.root / "runs" / described["name"]
+    summary = record.get("summary") or build_summary(store, described, events)
+    all_packages = packages(store)
+    package = package_of_execution(all_packages, described)
     run: dict[str, Any] = {"execution": described, "events": events}
-    run.update(run_files(store, bucket_of(store), (run_of(events) or {}).get("id")))
-    summary = record.get("summary") or {}
-    if summary.get("gate"):
-        run["gate"] = summary["gate"]
-        champion = _champion(store, packages(store), summary["gate"])
-        if champion:
-            run["champion"] = champion
-    package = summary.get("modelPackage")
-    if package:
+    trained, claimed = record, run_of(events)
+    if claimed is None and package is not None:  # an approval run: the package's run trained the model
+        metadata = package.get("metadata") or {}
+        trained = find_execution(store, metadata["executionName"]) if metadata.get("executionName") else None
+        source = {
+            "execution": metadata.get("executionName"),
+            "runId": metadata.get("runId"),
+            "found": bool(trained),
+        }
+        if trained is not None:
+            report = store.root / "runs" / trained["execution"]["name"] / "report.html"
+            if report.is_file():
+                source["report"] = Path(os.path.relpath(report, report_dir)).as_posix()
+        run["source"] = source
+        run.update(run_files(store, bucket_of(store), metadata.get("runId")))
+        run.update(package_files(store, package))
+    else:
+        run.update(run_files(store, bucket_of(store), (claimed or {}).get("id")))
+    if package is not None:
+        run["package"] = package
+    if trained is not None:
+        trained_events = trained.get("events") or []
+        found = _with_logs(
+            store, trained, lineage(trained_events), report_dir, "training run" if run.get("source") else ""
+        )
+        if run.get("source"):
+            own = _with_logs(store, record, lineage(events), report_dir, "this run")
+            found["functions"] = [*found.get("functions", []), *own.get("functions", [])]
+        run["lineage"] = found
+        gate = (trained.get("summary") or {}).get("gate") or state_output(trained_events, "QualityGate").get(
+            "gate"
+        )
+        if trained is record:
+            gate = summary.get("gate") or gate
+        if gate:
+            run["gate"] = gate
+            champion = _champion(store, all_packages, gate)
+            if champion:
+                run["champion"] = champion
+    registered = summary.get("modelPackage")
+    if registered:
         run["registration"] = {
-            "ModelPackageGroupName": package.get("group"),
-            "ModelPackageVersion": package.get("version"),
-            "ModelApprovalStatus": package.get("approval"),
-            "ModelPackageArn": package.get("arn"),
+            "ModelPackageGroupName": registered.get("group"),
+            "ModelPackageVersion": registered.get("version"),
+            "ModelApprovalStatus": registered.get("approval"),
+            "ModelPackageArn": registered.get("arn"),
         }
     endpoint = summary.get("endpoint")
     if endpoint:

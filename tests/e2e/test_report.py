@@ -2,7 +2,9 @@
 
 Two kinds of runs: `run`, a run dict as the engine fills it (a real evaluation.json from
 processing/evaluate.py on generated scores, Clarify outputs and a history from fixtures), and
-a state folder holding what a finished run left.
+`saved`, a state folder holding the trimmed records of real local runs (fixtures/report/saved, made
+by make_saved.py): a run with a champion, a run that awaited approval, the approval run that deployed
+it, and a run whose Evaluate job crashed. Their reports are written as `stepwise run` writes them.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import re
 import shutil
 import struct
 import subprocess
+import urllib.parse
 import zlib
 from html.parser import HTMLParser
 from pathlib import Path
@@ -368,60 +371,194 @@ def test_shap_chart_shows_every_feature(tmp_path: Path, run: dict) -> None:
     assert "1 features have a mean |SHAP value| of 0" in text and "<code>never_used</code>" in text
 
 
-def test_report_of_a_saved_local_run(tmp_path: Path, run: dict) -> None:
-    """What a finished `stepwise run` leaves in its state folder is enough to write the report."""
+# ------------------------------------------------------------------------------ saved local runs
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """A state folder holding the real runs of fixtures/report/saved (records, registry snapshot, the
+    packages' reports) and a log file for every job and function they called; each record saved with
+    its summary and its report written, in the order the runs ran, as `stepwise run` does.
+    Returns {"state": folder, "v2" | "v3" | "approval" | "failed": that run's report.html}."""
+    from stepwise.console.logs import log_files
+    from stepwise.console.summary import build_summary
     from stepwise.emulator.store import Store
 
-    state, name, run_id = tmp_path / ".stepwise", run["execution"]["name"], "20261128-090000-abc123"
-    bucket = "stepwise-bucket-0123456789ab"
+    state = tmp_path_factory.mktemp("saved") / ".stepwise"
     store = Store(state)
-    store.put("stack", {"name": "stepwise", "outputs": {"BucketName": bucket}, "resources": {}})
-    for relative, content in [
-        ("evaluation/evaluation.json", run["evaluation"]),
-        ("checks/bias/analysis.json", run["bias"]),
-        ("checks/explainability/analysis.json", run["explainability"]),
-    ]:
-        data = json.dumps(content).encode()
-        store.record_object(
-            bucket, f"runs/{run_id}/{relative}", data, etag="e", content_type="application/json", metadata={}
-        )
-    summary = {
-        "gate": {"passed": True, "metric": "auc", "value": 0.81, "threshold": 0.7, "reason": "..."},
-        "modelPackage": {
-            "group": "stepwise-fraud-detection",
-            "version": 3,
-            "approval": "Approved",
-            "arn": "a",
-        },
-        "endpoint": {"name": "stepwise-fraud-detection", "status": "InService", "config": "cfg-v3"},
-    }
-    claimed = {
-        "timestamp": run["events"][0]["timestamp"],
-        "type": "TaskStateExited",
-        "stateExitedEventDetails": {"name": "ClaimRun", "output": json.dumps({"run": {"id": run_id}})},
-    }
-    described = {
-        **run["execution"],
-        "executionArn": f"arn:aws:states:us-east-1:123456789012:execution:m:{name}",
-    }
-    store.save_execution(described, [claimed, *run["events"]], summary=summary)
+    store.put("stack", load("saved/stack.json"))
+    registry = load("saved/registry.json")
+    store.put("registry", registry)
+    for uri, document in load("saved/objects.json").items():
+        bucket, _, key = uri.removeprefix("s3://").partition("/")
+        data = json.dumps(document).encode()
+        store.record_object(bucket, key, data, etag="e", content_type="application/json", metadata={})
+    kinds = {f"executionName:{p['metadata']['executionName']}": f"v{p['version']}" for p in registry}
+    found: dict = {"state": state}
+    for record in load("saved/records.json"):
+        described, events = record["execution"], record["events"]
+        store.save_execution(described, events, summary=build_summary(store, described, events))
+        for state_name, path in log_files(store, record):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(f"log of {state_name}\n")
+        kind = kinds.get(f"executionName:{described['name']}")
+        if "Model Package State Change" in described["input"]:
+            kind = "approval"
+        elif described["status"] == "FAILED":
+            kind = "failed"
+        found[kind] = write_run_report(state, described["name"])
+    return found
 
-    path = write_run_report(state, name)
-    assert path == state.resolve() / "runs" / name / "report.html"
-    # the summary (`--json`) carries what evaluation.json has: no null confusion matrix or curves
-    from stepwise.console.summary import build_summary
 
-    metrics = build_summary(store, described, [claimed, *run["events"]])["metrics"]
-    evaluated = run["evaluation"]["binary_classification_metrics"]
-    assert set(metrics) == set(evaluated) and None not in metrics.values()
-    assert metrics["confusion_matrix"] == evaluated["confusion_matrix"]
-    for curve in ("receiver_operating_characteristic_curve", "precision_recall_curve"):
-        for axis, points in evaluated[curve].items():
-            shown = metrics[curve][axis]
-            assert len(points) > 400 and len(shown) == 400, "thinned as the report draws it"
-            assert shown[0] == points[0] and shown[-1] == points[-1] and set(shown) <= set(points)
-    text = path.read_text()
-    assert "stepwise-fraud-detection version 3" in text and "cfg-v3" in text
-    assert 'class="curve"' in text and 'class="cell"' in text and "Disparate Impact (DI)" in text
+def test_summary_has_the_confusion_matrix_and_curves(saved: dict) -> None:
+    """`--json` summaries carry what evaluation.json has: no null confusion matrix or curves."""
+    from stepwise.console.records import find_execution
+    from stepwise.console.summary import quality_metrics
+    from stepwise.emulator.store import Store
+
+    store = Store(saved["state"], create=False)
+    summary = find_execution(store, saved["v2"].parent.name)["summary"]
+    evaluation = load("saved/objects.json")[
+        f"s3://{load('saved/stack.json')['outputs']['BucketName']}/runs/{summary['run']['id']}/evaluation/evaluation.json"
+    ]["binary_classification_metrics"]
+    metrics = summary["metrics"]
+    assert set(metrics) == set(evaluation) and None not in metrics.values()
+    assert metrics["confusion_matrix"] == evaluation["confusion_matrix"]
+    assert metrics["auc"] == evaluation["auc"]["value"]
+    for name, axes in (
+        ("receiver_operating_characteristic_curve", ("false_positive_rates", "true_positive_rates")),
+        ("precision_recall_curve", ("precisions", "recalls")),
+    ):
+        for axis in axes:
+            full, shown = evaluation[name][axis], metrics[name][axis]
+            assert shown == full, "under 400 points: as evaluation.json has them"
+    # a longer curve is thinned to 400 points, as report.html draws it, its first and last kept
+    long = evaluation_document(0, rows=1000)["binary_classification_metrics"]
+    thinned = quality_metrics({"binary_classification_metrics": long})["precision_recall_curve"]
+    for axis, points in long["precision_recall_curve"].items():
+        assert len(points) > 400 and len(thinned[axis]) == 400
+        assert thinned[axis][0] == points[0] and thinned[axis][-1] == points[-1]
+        assert set(thinned[axis]) <= set(points)
+
+
+def test_saved_run_shows_its_lineage_with_working_log_links(saved: dict, tmp_path: Path) -> None:
+    page = saved["v2"]
+    text = page.read_text()
+    lineage = _section(text, "lineage")
+    record = next(r for r in load("saved/records.json") if r["execution"]["name"] == page.parent.name)
+    resolved = next(
+        json.loads(e["lambdaFunctionSucceededEventDetails"]["output"])
+        for e in record["events"]
+        if "lambdaFunctionSucceededEventDetails" in e
+        and '"claimsETag"' in e["lambdaFunctionSucceededEventDetails"]["output"]
+    )
+    # the dataset's URIs and checksums, the code version, the image, hyperparameters, the model
+    for fact in (
+        resolved["s3Uri"],
+        f"s3://{resolved['bucket']}/{resolved['claimsKey']}",
+        resolved["claimsVersionId"],
+        resolved["claimsETag"],
+        resolved["customersETag"],
+        "/code/0925e98fec91/",
+        "sagemaker-xgboost:1.7-1",
+        "num_round=<code>102</code>",
+        "/output/model.tar.gz",
+        "--probability-threshold 0.5",
+    ):
+        assert fact in lineage, fact
+    run_id = next(
+        e for e in record["events"] if e.get("stateExitedEventDetails", {}).get("name") == "ClaimRun"
+    )
+    claimed = json.loads(run_id["stateExitedEventDetails"]["output"])["run"]
+    assert claimed["fingerprint"] in lineage and claimed["id"] in lineage
+    # a log link per job and per function, relative to the report, each opening its file
+    dom = rendered(page, tmp_path / "profile")
+    links = [link for link in dom.links() if not link.startswith("#")]
+    assert len([link for link in links if link.endswith("/logs/job.log")]) == 4
+    assert len([link for link in links if link.startswith("lambda/")]) == 6
+    for link in links:
+        assert not urllib.parse.urlparse(link).scheme, link
+        assert (page.parent / link).resolve().is_file(), link
+    evaluate_log = next(link for link in links if "-evaluate-0/logs/job.log" in link)
+    opened = chromium(
+        "--dump-dom", urllib.parse.urljoin(page.as_uri(), evaluate_log), profile=tmp_path / "profile"
+    )
+    assert "log of Evaluate" in opened.stdout
+
+
+def test_saved_run_compares_challenger_with_champion(saved: dict) -> None:
+    text = saved["v2"].read_text()
+    section = _section(text, "champion")
+    objects = load("saved/objects.json")
+    aucs = {
+        uri.split("/runs/")[1].split("/")[0]: doc["binary_classification_metrics"]["auc"]["value"]
+        for uri, doc in objects.items()
+        if uri.endswith("evaluation.json")
+    }
+    registry = {p["version"]: p for p in load("saved/registry.json")}
+    mine, theirs = aucs[registry[2]["metadata"]["runId"]], aucs[registry[1]["metadata"]["runId"]]
+    assert "champion (version 1)" in section and registry[1]["arn"] in section
+    assert f"{mine:.4f}" in section and f"{theirs:.4f}" in section and f"{mine - theirs:+.4f}" in section
+    assert "passed" in section and "within the tolerance 0.01 of the serving model" in section
+    # the threshold, as the registered package records it
+    threshold = _section(text, "threshold")
+    assert f"<code>{registry[2]['metadata']['decisionThreshold']}</code>" in threshold
+    assert "differs from" not in threshold
+
+
+def test_approval_run_shows_the_approved_packages_reports(saved: dict, tmp_path: Path) -> None:
+    page = saved["approval"]
+    text = page.read_text()
+    assert "No evaluation.json" not in text and "No bias analysis.json" not in text
+    assert "No explainability analysis.json" not in text
+    registry = {p["version"]: p for p in load("saved/registry.json")}
+    trained_by = registry[3]["metadata"]["executionName"]
+    assert "This run deployed model package version 3" in text and trained_by in text
+    dom = rendered(page, tmp_path / "profile")
+    assert len(dom.with_class("path", "curve")) == 2 and len(dom.with_class("rect", "bar")) > 10
+    assert "Disparate Impact (DI)" in "".join(dom.text)
+    # the report of the run that trained it, and its jobs' logs, are linked
+    assert f"../{trained_by}/report.html" in dom.links()
+    job_logs = [link for link in dom.links() if link.endswith("/logs/job.log")]
+    assert len(job_logs) == 4 and all((page.parent / link).resolve().is_file() for link in job_logs)
+    functions = _section(text, "lineage").split("Lambda functions")[1]
+    assert "this run" in functions and "training run" in functions
+    assert "Deploy" in functions and "Register" in functions
+
+
+def test_failed_run_shows_the_failed_state_as_failed(saved: dict, tmp_path: Path) -> None:
+    page = saved["failed"]
+    dom = rendered(page, tmp_path / "profile")
+    spans = {span["class"] for span in dom.with_class("rect", "span")}
+    assert "span running" not in spans
+    failed = [s for s in dom.with_class("rect", "span") if s["class"] == "span failed"]
+    assert len(failed) == 2 and {s["fill"] for s in failed} == {"#dc2626"}  # Evaluate, PipelineFailed
+    timeline_text = _section(page.read_text(), "timeline")
+    assert re.search(r"<td>Evaluate</td>.*?<span class=\"state failed\">failed</span>", timeline_text)
+    assert re.search(r"<td>PipelineFailed</td>.*?<span class=\"state failed\">failed</span>", timeline_text)
+    # the crashed job's log is linked, and says so
+    lineage = _section(page.read_text(), "lineage")
+    assert "exit code -6: about to crash" in lineage
+    # drawn: red in the timeline, nothing in the colour of a running state
+    shot = tmp_path / "failed.png"
+    chromium("--window-size=1280,4000", f"--screenshot={shot}", page.as_uri(), profile=tmp_path / "profile")
+    image = read_png(shot.read_bytes()).astype(int)
+    red = int((np.abs(image - np.array(FAILED_RED)).max(axis=2) < 30).sum())
+    purple = int((np.abs(image - np.array(RUNNING_PURPLE)).max(axis=2) < 30).sum())
+    assert red > 1500 and purple == 0, (red, purple)
+
+
+def test_aborted_run_shows_the_stopped_state_as_aborted(saved: dict, tmp_path: Path) -> None:
+    record = next(r for r in load("saved/records.json") if r["execution"]["name"] == saved["v2"].parent.name)
+    events = record["events"]
+    started = next(
+        i for i, e in enumerate(events) if e.get("stateEnteredEventDetails", {}).get("name") == "Train"
+    )
+    aborted = {"timestamp": events[started + 2]["timestamp"], "type": "ExecutionAborted"}
+    run = {
+        "execution": {**record["execution"], "status": "ABORTED", "stopDate": aborted["timestamp"]},
+        "events": [*events[: started + 3], aborted],
+    }
+    text = write_report(run, tmp_path / "aborted.html").read_text()
+    assert re.search(r"<td>Train</td>.*?<span class=\"state aborted\">aborted</span>", text)
+    assert "running" not in _section(text, "timeline")
     with pytest.raises(KeyError, match="no execution 'nope'"):
-        write_run_report(state, "nope")
+        write_run_report(saved["state"], "nope")
