@@ -125,6 +125,8 @@ def _job(call: dict) -> dict:
         )
     if call.get("error") and not job["status"]:
         job["status"] = "Failed"
+    if call.get("result") == {"Cancelled": True}:  # what local mode records for a job it stopped
+        job["status"] = "Stopped"
     if described.get("FailureReason"):
         job["failureReason"] = described["FailureReason"]
     elif call.get("error"):

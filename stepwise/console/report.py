@@ -517,8 +517,15 @@ def _summary_section(run: dict) -> str:
         )
     failure = run.get("failure")
     if failure:
-        state, error, cause = (_e(failure.get(key, "")) for key in ("state", "error", "cause"))
-        rows.append(("Failed in", f'<span class="failed-state">{state}</span>: <b>{error}</b> {cause}'))
+        said = [
+            f"<b>{_e(failure['error'])}</b>" if failure.get("error") else "",
+            _e(failure.get("cause") or ""),
+        ]
+        detail = " ".join(part for part in said if part)
+        stopped = status == "ABORTED"  # Ctrl-C, StopExecution: not a failure of the state
+        label, css = ("Stopped in", "stopped-state") if stopped else ("Failed in", "failed-state")
+        where = f'<span class="{css}">{_e(failure.get("state") or "?")}</span>'
+        rows.append((label, where + (f": {detail}" if detail else "")))
     return _section("Run", _rows("summary", rows), "run")
 
 
@@ -1163,7 +1170,8 @@ figcaption{font-size:12px;color:#4b5563;text-align:center;max-width:440px}
 .status{padding:1px 8px;border-radius:9px;color:#fff;background:#6b7280}
 .status.succeeded,.status.passed{background:#16a34a}
 .status.failed,.status.timed_out,.status.rejected{background:#dc2626}.status.aborted{background:#6b7280}
-.state.failed,.state.timed_out,.failed-state{color:#dc2626;font-weight:600}.state.aborted{color:#6b7280;font-weight:600}
+.state.failed,.state.timed_out,.failed-state{color:#dc2626;font-weight:600}
+.state.aborted,.stopped-state{color:#6b7280;font-weight:600}
 .state.retried,.state.caught{color:#b45309}.state.running{color:#7c3aed}
 """
 

@@ -547,18 +547,33 @@ def test_failed_run_shows_the_failed_state_as_failed(saved: dict, tmp_path: Path
 
 
 def test_aborted_run_shows_the_stopped_state_as_aborted(saved: dict, tmp_path: Path) -> None:
+    """Ctrl-C during Train, as local mode records it: the job's task ends {"Cancelled": true}, then
+    ExecutionAborted."""
+    from stepwise.console.lineage import lineage
+
     record = next(r for r in load("saved/records.json") if r["execution"]["name"] == saved["v2"].parent.name)
     events = record["events"]
     started = next(
         i for i, e in enumerate(events) if e.get("stateEnteredEventDetails", {}).get("name") == "Train"
     )
-    aborted = {"timestamp": events[started + 2]["timestamp"], "type": "ExecutionAborted"}
+    stop = events[started + 2]["timestamp"]  # Train: entered, TaskScheduled, TaskStarted
+    cancelled = {"output": json.dumps({"Cancelled": True})}
+    events = [
+        *events[: started + 3],
+        {"timestamp": stop, "type": "TaskSucceeded", "taskSucceededEventDetails": cancelled},
+        {"timestamp": stop, "type": "ExecutionAborted", "executionAbortedEventDetails": {}},
+    ]
     run = {
-        "execution": {**record["execution"], "status": "ABORTED", "stopDate": aborted["timestamp"]},
-        "events": [*events[: started + 3], aborted],
+        "execution": {**record["execution"], "status": "ABORTED", "stopDate": stop},
+        "events": events,
+        "failure": {"state": "Train", "error": None, "cause": ""},  # what build_summary says of it
+        "lineage": lineage(events),
     }
     text = write_report(run, tmp_path / "aborted.html").read_text()
     assert re.search(r"<td>Train</td>.*?<span class=\"state aborted\">aborted</span>", text)
     assert "running" not in _section(text, "timeline")
+    assert '<th>Stopped in</th><td><span class="stopped-state">Train</span></td>' in text
+    assert "Failed in" not in text and "None" not in _section(text, "run")
+    assert [job["status"] for job in run["lineage"]["jobs"]] == ["Completed", "Stopped"]
     with pytest.raises(KeyError, match="no execution 'nope'"):
         write_run_report(saved["state"], "nope")
