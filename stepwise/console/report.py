@@ -300,7 +300,12 @@ def bar_chart(items: list[tuple[str, float]], *, title: str, value_label: str) -
         parts.append(_text(left - 8, y + 14, name, anchor="end"))
         bar = {"fill": COLORS["curve"], "data_value": f"{value:.6g}"}
         parts.append(_rect(left, y + 3, max(length, 0.5), row - 6, "bar", f"{name}: {value:.6g}", **bar))
-        parts.append(_text(left + length + 6, y + 14, f"{value:.4f}  ({abs(value) / total:.1%})"))
+        share = abs(value) / total
+        parts.append(
+            _text(
+                left + length + 6, y + 14, f"{value:.4f}  ({'<0.1%' if share < 0.0005 else f'{share:.1%}'})"
+            )
+        )
     height = top + len(items) * row + 34
     parts.append(_text(left + plot / 2, height - 8, value_label, "label", "middle"))
     return _svg(title, width, height, parts)
@@ -705,10 +710,12 @@ def _threshold_section(run: dict) -> str:
             ],
         ]
         if metrics:
+            fixed = _float((evaluation.get("dataset") or {}).get("threshold"))
+            fixed = 0.5 if fixed is None else fixed
             rows.append(
                 [
-                    "test, at 0.5 (Model Monitor's metrics)",
-                    _number(0.5),
+                    f"test, at {fixed:g} (Model Monitor's metrics)",
+                    _number(fixed),
                     _number(_value(metrics, "precision")),
                     _number(_value(metrics, "recall")),
                     _number(_value(metrics, "f1")),
