@@ -20,6 +20,7 @@ from stepwise.console.progress import _short, failed_state, format_seconds, run_
 SAMPLE_ROWS = 5
 BIAS_METRICS_SHOWN = ("DPPL", "DI", "DCR", "RD", "DAR", "CI", "DPL")
 TOP_FEATURES = 5
+MAX_CURVE_POINTS = 400  # a curve in a summary (and in report.html's charts); evaluation.json has them all
 
 
 def _find(value: Any, key: str) -> Any | None:
@@ -67,6 +68,33 @@ def bias_metrics(analysis: dict | None) -> dict[str, float]:
 def top_shap(analysis: dict | None, count: int = TOP_FEATURES) -> list[tuple[str, float]]:
     values = _find(analysis or {}, "global_shap_values") or {}
     return sorted(values.items(), key=lambda item: -abs(item[1]))[:count]
+
+
+def thinned(count: int, most: int = MAX_CURVE_POINTS) -> list[int]:
+    """At most `most` evenly spread indices of `count` points, always the first and the last."""
+    if count <= most:
+        return list(range(count))
+    step = (count - 1) / (most - 1)
+    return sorted({round(i * step) for i in range(most)})
+
+
+def quality_metrics(evaluation: dict) -> dict[str, Any]:
+    """evaluation.json's binary_classification_metrics for a summary: each metric's value, the
+    confusion matrix as it is ({actual: {predicted: count}}), and each curve ({axis: [points]}) with
+    at most MAX_CURVE_POINTS of its points (see `thinned`)."""
+    metrics = evaluation.get("binary_classification_metrics") or {}
+    result: dict[str, Any] = {}
+    for name, entry in metrics.items():
+        if not isinstance(entry, dict):
+            continue
+        if "value" in entry:
+            result[name] = entry["value"]
+        elif all(isinstance(axis, list) for axis in entry.values()) and entry:
+            keep = thinned(min(len(axis) for axis in entry.values()))
+            result[name] = {key: [axis[i] for i in keep] for key, axis in entry.items()}
+        else:
+            result[name] = entry
+    return result
 
 
 def run_files(store: Any, bucket: str | None, run_id: str | None) -> dict[str, Any]:
@@ -128,8 +156,7 @@ def build_summary(source: Any, described: dict, events: list[dict]) -> dict[str,
     files = run_files(target, target.bucket(), (run or {}).get("id"))
     evaluation = files.get("evaluation")
     if evaluation:
-        metrics = evaluation.get("binary_classification_metrics", {})
-        summary["metrics"] = {k: v.get("value") for k, v in metrics.items() if isinstance(v, dict)}
+        summary["metrics"] = quality_metrics(evaluation)
     gate = _find(output, "gate") or state_output(events, "QualityGate").get("gate")
     if gate:
         summary["gate"] = gate
