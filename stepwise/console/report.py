@@ -1023,11 +1023,39 @@ def package_files(store: Any, package: dict) -> dict[str, Any]:
     return found
 
 
+def _log_files(store: Any, record: dict) -> list[tuple[str, Path]]:
+    """(state, log file) of every job and function the run's states ran, in the order they ran: the
+    files local mode writes beside the CloudWatch Logs events (a job's `logs/job.log` in its folder,
+    a function's `runs/<execution>/lambda/<function>.log`)."""
+    from stepwise.emulator.sagemaker.jobs import job_dir, run_of_job
+
+    runs_dir = Path(store.root) / "runs"
+    execution = record["execution"]["name"]
+    found: list[tuple[str, Path]] = []
+    current = None
+    for event in record.get("events") or []:
+        entered = event.get("stateEnteredEventDetails")
+        if entered:
+            current = entered.get("name")
+        scheduled = event.get("taskScheduledEventDetails") or event.get("lambdaFunctionScheduledEventDetails")
+        if not scheduled:
+            continue
+        parameters = json.loads(scheduled.get("parameters") or scheduled.get("input") or "{}")
+        job = parameters.get("ProcessingJobName") or parameters.get("TrainingJobName")
+        if job:
+            found.append((current or "?", job_dir(runs_dir, run_of_job(job), job) / "logs" / "job.log"))
+        resource = str(scheduled.get("resource") or parameters.get("FunctionName") or "")
+        if ":function:" in resource:
+            name = resource.split(":function:", 1)[1].split(":")[0]
+            path = runs_dir / execution / "lambda" / f"{name}.log"
+            if (current or "?", path) not in found:
+                found.append((current or "?", path))
+    return found
+
+
 def _with_logs(store: Any, record: dict, lineage: dict, report_dir: Path, label: str = "") -> dict:
     """`lineage` with each job's and function's log: {"href" relative to report_dir, "exists"}."""
-    from stepwise.console.logs import log_files
-
-    logs = log_files(store, record)
+    logs = _log_files(store, record)
 
     def link(path: Path) -> dict:
         return {"href": Path(os.path.relpath(path, report_dir)).as_posix(), "exists": path.is_file()}

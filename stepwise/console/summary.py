@@ -153,10 +153,24 @@ def build_summary(source: Any, described: dict, events: list[dict]) -> dict[str,
         summary["run"] = {
             key: run.get(key) for key in ("id", "fingerprint", "status", "reason", "modelPackageVersion")
         }
-    files = run_files(target, target.bucket(), (run or {}).get("id"))
+    package = package_of_execution(target.packages(), described)
+    # a run that trained reads its own files; a run an approval started, those of the run that trained
+    # the package it deploys
+    trained_by = (run or {}).get("id") or ((package or {}).get("metadata") or {}).get("runId")
+    files = run_files(target, target.bucket(), trained_by)
     evaluation = files.get("evaluation")
     if evaluation:
         summary["metrics"] = quality_metrics(evaluation)
+        pr_auc = ((evaluation.get("precision_recall_metrics") or {}).get("pr_auc") or {}).get("value")
+        if pr_auc is not None:
+            summary["metrics"]["pr_auc"] = pr_auc
+        point = evaluation.get("operating_point")
+        if isinstance(point, dict) and point.get("threshold") is not None:
+            summary["operatingPoint"] = {
+                "rule": point.get("rule"),
+                "threshold": point["threshold"],
+                "test": {k: (point.get("test") or {}).get(k) for k in ("precision", "recall", "f1")},
+            }
     gate = _find(output, "gate") or state_output(events, "QualityGate").get("gate")
     if gate:
         summary["gate"] = gate
@@ -166,7 +180,6 @@ def build_summary(source: Any, described: dict, events: list[dict]) -> dict[str,
     shap = top_shap(files.get("explainability"))
     if shap:
         summary["topFeatures"] = [{"feature": f, "meanAbsShap": v} for f, v in shap]
-    package = package_of_execution(target.packages(), described)
     if package:
         summary["modelPackage"] = {
             "group": package["group"],
@@ -361,11 +374,19 @@ def print_summary(summary: dict, stream: TextIO) -> None:
     if "metrics" in summary:
         metrics = summary["metrics"]
         shown = ", ".join(
-            f"{k} {_number(metrics[k], 4)}"
-            for k in ("auc", "f1", "precision", "recall")
+            f"{k.replace('_', ' ')} {_number(metrics[k], 4)}"
+            for k in ("auc", "pr_auc", "f1", "precision", "recall")
             if metrics.get(k) is not None
         )
-        print(f"  model quality : {shown}", file=stream)
+        print(f"  model quality : {shown} (at 0.5)", file=stream)
+    point = summary.get("operatingPoint")
+    if point:
+        test = point.get("test") or {}
+        print(
+            f"  threshold     : {_number(point['threshold'], 4)} ({point.get('rule')}): precision "
+            f"{_number(test.get('precision'), 4)}, recall {_number(test.get('recall'), 4)} on the test split",
+            file=stream,
+        )
     if "gate" in summary:
         gate = summary["gate"]
         verdict = "passed" if gate.get("passed") else "REJECTED"
@@ -398,9 +419,11 @@ def print_summary(summary: dict, stream: TextIO) -> None:
             print(f"      label {sample['label']}  ->  {sample['probability']:.4f}", file=stream)
     failure = summary.get("failure")
     if failure:
-        print(f"  failed state  : {failure.get('state')}", file=stream)
-        print(f"  error         : {failure.get('error')}", file=stream)
-        print(f"  cause         : {failure.get('cause')}", file=stream)
+        stopped = summary["status"] in ("ABORTED", "TIMED_OUT")
+        print(f"  {'stopped in' if stopped else 'failed state':<13} : {failure.get('state')}", file=stream)
+        for label, key in (("error", "error"), ("cause", "cause")):
+            if failure.get(key) is not None:
+                print(f"  {label:<13} : {failure[key]}", file=stream)
         if failure.get("missingPermission"):
             print(f"  missing       : {failure['missingPermission']}", file=stream)
         for log in failure.get("logs", []):

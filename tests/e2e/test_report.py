@@ -378,7 +378,7 @@ def saved(tmp_path_factory: pytest.TempPathFactory) -> dict:
     packages' reports) and a log file for every job and function they called; each record saved with
     its summary and its report written, in the order the runs ran, as `stepwise run` does.
     Returns {"state": folder, "v2" | "v3" | "approval" | "failed": that run's report.html}."""
-    from stepwise.console.logs import log_files
+    from stepwise.console.report import _log_files as log_files
     from stepwise.console.summary import build_summary
     from stepwise.emulator.store import Store
 
@@ -416,11 +416,14 @@ def test_summary_has_the_confusion_matrix_and_curves(saved: dict) -> None:
 
     store = Store(saved["state"], create=False)
     summary = find_execution(store, saved["v2"].parent.name)["summary"]
-    evaluation = load("saved/objects.json")[
+    document = load("saved/objects.json")[
         f"s3://{load('saved/stack.json')['outputs']['BucketName']}/runs/{summary['run']['id']}/evaluation/evaluation.json"
-    ]["binary_classification_metrics"]
+    ]
+    evaluation = document["binary_classification_metrics"]
     metrics = summary["metrics"]
-    assert set(metrics) == set(evaluation) and None not in metrics.values()
+    assert set(metrics) == set(evaluation) | {"pr_auc"} and None not in metrics.values()
+    assert metrics["pr_auc"] == document["precision_recall_metrics"]["pr_auc"]["value"]
+    assert summary["operatingPoint"]["threshold"] == document["operating_point"]["threshold"]
     assert metrics["confusion_matrix"] == evaluation["confusion_matrix"]
     assert metrics["auc"] == evaluation["auc"]["value"]
     for name, axes in (
