@@ -51,7 +51,6 @@ from stepwise.containers.xgboost_algorithm import train  # noqa: E402
 
 TUTORIAL_DATA = REPO.parent / "shared" / "data" / "tutorial"
 ROWS_PER_REQUEST = (1, 1000)
-BUCKET = "stepwise-bench"
 IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
 
 
@@ -127,18 +126,19 @@ def wait_for_status(sagemaker, endpoint: str, timeout: float = 120) -> str:
 
 
 def deploy_bench_endpoint(state: Path, artifact: bytes) -> float:
-    """CreateModel, CreateEndpointConfig, CreateEndpoint on an embedded AWS without a stack (the bench
-    measures the serving path, not IAM: enforcement is off); returns CreateEndpoint → InService seconds."""
+    """CreateModel, CreateEndpointConfig, CreateEndpoint on a local stack (as its Deploy function does:
+    the model in the stack's bucket, run as its SageMaker role; the bench measures the serving path, not
+    IAM: enforcement is off); returns CreateEndpoint → InService seconds."""
     from stepwise.emulator.aws import EmbeddedAWS
 
-    with EmbeddedAWS(state, with_stack=False, enforce_iam=False) as aws:
+    with EmbeddedAWS(state, enforce_iam=False) as aws:
         sagemaker, s3 = aws.client("sagemaker"), aws.client("s3")
-        s3.create_bucket(Bucket=BUCKET)
-        s3.put_object(Bucket=BUCKET, Key="model.tar.gz", Body=artifact)
+        bucket, role = aws.bucket, aws.stack.outputs["SageMakerExecutionRoleArn"]
+        s3.put_object(Bucket=bucket, Key="runs/bench/model.tar.gz", Body=artifact)
         sagemaker.create_model(
             ModelName="bench",
-            PrimaryContainer={"Image": IMAGE, "ModelDataUrl": f"s3://{BUCKET}/model.tar.gz"},
-            ExecutionRoleArn="arn:aws:iam::123456789012:role/bench",
+            PrimaryContainer={"Image": IMAGE, "ModelDataUrl": f"s3://{bucket}/runs/bench/model.tar.gz"},
+            ExecutionRoleArn=role,
         )
         variant = {"VariantName": "AllTraffic", "ModelName": "bench", "InitialInstanceCount": 1}
         sagemaker.create_endpoint_config(
@@ -162,7 +162,7 @@ def stepwise_serve(state: Path) -> Iterator[int]:
     serve = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         banner = serve.stdout.readline()
-        if f":{port}/" not in banner:
+        if f"127.0.0.1:{port}" not in banner:
             raise SystemExit(f"stepwise serve did not start: {banner}{serve.stderr.read()}")
         yield port
     finally:

@@ -63,9 +63,10 @@ def build_parser() -> argparse.ArgumentParser:
     generate.set_defaults(handler=_data_generate)
 
     from stepwise.console import commands as local_commands
-    from stepwise.console import serving
+    from stepwise.console import serving, stack
 
     local_commands.add_commands(commands)
+    stack.add_commands(commands)
     serving.add_commands(commands)
     return parser
 
@@ -92,7 +93,13 @@ def main(argv: list[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 0
-    except Exception as error:  # the state folder, the deploy: errors with a message for the user
+    except Exception as error:  # the state folder, the deploy, AWS: errors with a message for the user
+        if type(error).__module__.startswith("botocore"):
+            from stepwise.console.target import usage_error_of
+
+            usage = usage_error_of(error)
+            print(f"stepwise: error: {usage or error}", file=sys.stderr)
+            return 2 if usage is not None else 1
         from stepwise.emulator.cloudformation import DeployError
         from stepwise.emulator.store import StateError
 
@@ -102,5 +109,13 @@ def main(argv: list[str] | None = None) -> int:
         raise
 
 
-if __name__ == "__main__":
+def entry() -> None:
+    """The `stepwise` command: `main`, in a process that ends with the command."""
+    from stepwise.console import commands
+
+    commands.PROCESS_EXITS_AFTER_COMMAND = True
     sys.exit(main())
+
+
+if __name__ == "__main__":
+    entry()

@@ -61,6 +61,8 @@ def parameter_override(text: str) -> tuple[str, str]:
 
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
+    from stepwise.console.target import add_target_arguments
+
     run = subparsers.add_parser(
         "run",
         help="run the pipeline on this machine: upload a dataset (or deliver an event) and follow the run",
@@ -116,13 +118,13 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     runs = subparsers.add_parser("runs", help="list the runs, newest first")
     runs.add_argument("--limit", type=int, default=20, help="how many (default 20; 0: all)")
     runs.add_argument("--json", action="store_true", help="print them as JSON (docs/json.md)")
-    add_state_dir_argument(runs)
+    add_target_arguments(runs)
     runs.set_defaults(handler=runs_command)
 
     show = subparsers.add_parser("show", help="one run: its states as a timeline, and its summary")
     show.add_argument("run", help="the run: its execution name, a prefix of it, its run id, or 'last'")
     show.add_argument("--json", action="store_true", help="print the run's record as JSON (docs/json.md)")
-    add_state_dir_argument(show)
+    add_target_arguments(show)
     show.set_defaults(handler=show_command)
 
     logs = subparsers.add_parser(
@@ -131,14 +133,14 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     logs.add_argument("run", help="the run: its execution name, a prefix of it, its run id, or 'last'")
     logs.add_argument("state", nargs="?", help="only this state's (e.g. Train, QualityGate)")
     logs.add_argument("--follow", action="store_true", help="keep printing new lines until the run ends")
-    add_state_dir_argument(logs)
+    add_target_arguments(logs)
     logs.set_defaults(handler=logs_command)
 
     registry = subparsers.add_parser(
         "registry", help="the model package versions: approval, metrics, what serves"
     )
     registry.add_argument("--json", action="store_true", help="print them as JSON, with ARNs (docs/json.md)")
-    add_state_dir_argument(registry)
+    add_target_arguments(registry)
     registry.set_defaults(handler=registry_command)
 
     approve = subparsers.add_parser(
@@ -148,7 +150,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     approve.add_argument("version", type=int, help="the version (see stepwise registry)")
     approve.add_argument("--group", help="the model package group (default: the only one)")
     approve.add_argument("--json", action="store_true", help="print the deploy run's summary as JSON")
-    add_state_dir_argument(approve)
+    add_target_arguments(approve)
     _add_lock_arguments(approve)
     approve.set_defaults(handler=approve_command)
 
@@ -159,7 +161,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     deploy.add_argument("version", type=int, help="the version (see stepwise registry)")
     deploy.add_argument("--group", help="the model package group (default: the only one)")
     deploy.add_argument("--json", action="store_true", help="print the deploy run's summary as JSON")
-    add_state_dir_argument(deploy)
+    add_target_arguments(deploy)
     _add_lock_arguments(deploy)
     deploy.set_defaults(handler=deploy_command)
 
@@ -272,6 +274,11 @@ def _terminate_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+# True in the `stepwise` command's own process (stepwise/cli.py `entry`), which ends with the command;
+# False when a caller runs commands in its process (tests calling `main`): moto is then given back
+PROCESS_EXITS_AFTER_COMMAND = False
+
+
 @contextlib.contextmanager
 def embedded_aws(state_dir: Path, **options: Any) -> Iterator[Any]:
     """A started EmbeddedAWS for a command's process, closed on exit. Starting loads moto, botocore's
@@ -295,7 +302,7 @@ def embedded_aws(state_dir: Path, **options: Any) -> Iterator[Any]:
     try:
         yield aws
     finally:
-        aws.close()
+        aws.close(process_exits=PROCESS_EXITS_AFTER_COMMAND)
 
 
 def _template_file(given: Path | None) -> Path:
@@ -453,39 +460,30 @@ def _finish(state_dir: Path, summary: dict, args: argparse.Namespace) -> None:
 
     summary["report"] = str(write_run_report(state_dir, summary["execution"]))
     if args.json:
-        _print_json(summary, args)
+        _print_json({"schema": "stepwise.summary/1", **summary}, args)
     else:
         print_summary(summary, _out(args))
 
 
 # ================================================================================== runs, show, logs
-def runs_command(args: argparse.Namespace) -> int:
-    from stepwise.console.records import execution_records
+def run_row(target: Any, record: dict) -> dict:
+    """One line of `stepwise runs` (and `status`): from the run's saved summary, else built."""
+    from stepwise.console.summary import build_summary
 
-    store = _store(args.state_dir)
-    records = execution_records(store)
-    if args.limit:
-        records = records[: args.limit]
-    rows = []
-    for record in records:
-        execution, summary = record["execution"], record.get("summary") or {}
-        rows.append(
-            {
-                "name": execution["name"],
-                "runId": (summary.get("run") or {}).get("id"),
-                "status": execution["status"],
-                "started": execution["startDate"],
-                "endState": summary.get("endState"),
-                "auc": (summary.get("metrics") or {}).get("auc"),
-                "version": (summary.get("modelPackage") or {}).get("version"),
-            }
-        )
-    if args.json:
-        _print_json({"schema": "stepwise.runs/1", "runs": rows})
-        return 0
-    if not rows:
-        print(f"No runs in {args.state_dir}: `stepwise run` starts one")
-        return 0
+    execution = record["execution"]
+    summary = record.get("summary") or build_summary(target, execution, record.get("events") or [])
+    return {
+        "name": execution["name"],
+        "runId": (summary.get("run") or {}).get("id"),
+        "status": execution["status"],
+        "started": execution["startDate"],
+        "endState": summary.get("endState"),
+        "auc": (summary.get("metrics") or {}).get("auc"),
+        "version": (summary.get("modelPackage") or {}).get("version"),
+    }
+
+
+def print_run_rows(rows: list[dict]) -> None:
     print(f"{'STARTED':<20} {'RUN':<24} {'STATUS':<10} {'ENDED IN':<20} {'AUC':>6} {'VERSION':>7}")
     for row in rows:
         auc = f"{row['auc']:.3f}" if isinstance(row["auc"], (int, float)) else "-"
@@ -494,29 +492,44 @@ def runs_command(args: argparse.Namespace) -> int:
             f"{str(row['started'])[:19]:<20} {row['runId'] or row['name'][:24]:<24} {row['status']:<10} "
             f"{str(row['endState'] or '-'):<20} {auc:>6} {version:>7}"
         )
+
+
+def runs_command(args: argparse.Namespace) -> int:
+    from stepwise.console.target import target_of
+
+    target = target_of(args)
+    rows = [run_row(target, record) for record in target.executions(args.limit or None)]
+    if args.json:
+        _print_json({"schema": "stepwise.runs/1", "runs": rows})
+        return 0
+    if not rows:
+        print(f"No runs {target.where()}: `stepwise run` (or `stepwise upload`) starts one")
+        return 0
+    print_run_rows(rows)
     return 0
 
 
-def _record(store: Any, run: str) -> dict:
-    from stepwise.console.records import AmbiguousRun, find_execution
+def _record(target: Any, run: str) -> dict:
+    from stepwise.console.records import AmbiguousRun
 
     try:
-        record = find_execution(store, run)
+        record = target.find_execution(run)
     except AmbiguousRun as error:
         raise UsageError(str(error)) from None
     if record is None:
-        latest = ", ".join(r["execution"]["name"] for r in store.executions()[-3:]) or "none yet"
-        raise UsageError(f"no run {run!r} (latest: {latest}); `stepwise runs` lists them")
+        latest = ", ".join(r["execution"]["name"] for r in target.executions(3)) or "none yet"
+        raise UsageError(f"no run {run!r} {target.where()} (latest: {latest}); `stepwise runs` lists them")
     return record
 
 
 def show_command(args: argparse.Namespace) -> int:
     from stepwise.console.progress import print_timeline
     from stepwise.console.summary import build_summary, print_summary
+    from stepwise.console.target import target_of
 
-    store = _store(args.state_dir)
-    record = _record(store, args.run)
-    summary = record.get("summary") or build_summary(store, record["execution"], record["events"])
+    target = target_of(args)
+    record = _record(target, args.run)
+    summary = record.get("summary") or build_summary(target, record["execution"], record["events"])
     if args.json:
         _print_json({"schema": "stepwise.run/1", **record, "summary": summary})
         return 0
@@ -530,22 +543,19 @@ def show_command(args: argparse.Namespace) -> int:
 
 
 def logs_command(args: argparse.Namespace) -> int:
-    """Job logs (files of the run's jobs) and function logs (CloudWatch Logs of the state folder)."""
+    """The run's jobs' and functions' CloudWatch Logs (the state folder's, or the deployed stack's)."""
     from stepwise.console.logs import print_logs
+    from stepwise.console.target import target_of
 
-    store = _store(args.state_dir)
-    record = _record(store, args.run)
-    return print_logs(store, record, args.state, follow=args.follow)
+    target = target_of(args)
+    return print_logs(target, _record(target, args.run), args.state, follow=args.follow)
 
 
 # ================================================================================== registry
-def registry_command(args: argparse.Namespace) -> int:
-    from stepwise.console.records import packages, serving_versions
-
-    store = _store(args.state_dir)
-    serving_urls = {record.get("ModelDataUrl"): name for name, record in serving_versions(store).items()}
+def registry_rows(target: Any) -> list[dict]:
+    serving_urls = {record.get("ModelDataUrl"): name for name, record in target.serving().items()}
     rows = []
-    for package in packages(store):
+    for package in target.packages():
         metadata = package.get("metadata") or {}
         model = (package.get("container") or {}).get("ModelDataUrl")
         rows.append(
@@ -563,11 +573,19 @@ def registry_command(args: argparse.Namespace) -> int:
                 "metadata": metadata,
             }
         )
+    return rows
+
+
+def registry_command(args: argparse.Namespace) -> int:
+    from stepwise.console.target import target_of
+
+    target = target_of(args)
+    rows = registry_rows(target)
     if args.json:
         _print_json({"schema": "stepwise.registry/1", "packages": rows})
         return 0
     if not rows:
-        print(f"The registry in {args.state_dir} is empty: `stepwise run` registers a model")
+        print(f"The registry {target.where()} is empty: a run that passes the gate registers a model")
         return 0
     print(f"{'GROUP':<26} {'VERSION':>7}  {'APPROVAL':<22} {'METRIC':<14} {'RUN':<24} SERVES")
     for row in rows:
@@ -581,10 +599,8 @@ def registry_command(args: argparse.Namespace) -> int:
 
 
 # ================================================================================== approve, deploy
-def _package(store: Any, version: int, group: str | None) -> dict:
-    from stepwise.console.records import packages
-
-    found = packages(store)
+def _package(target: Any, version: int, group: str | None) -> dict:
+    found = target.packages()
     groups = sorted({p["group"] for p in found})
     if group is None:
         if len(groups) != 1:
@@ -600,30 +616,30 @@ def _package(store: Any, version: int, group: str | None) -> dict:
 def approve_command(args: argparse.Namespace) -> int:
     """Approve a package, then what the cloud does: SageMaker sends a Model Package State Change event;
     the approval rule (on with ModelApprovalStatus=PendingManualApproval) starts the deploy run."""
-    from stepwise.console.records import serving_versions
+    from stepwise.console.target import target_of
 
-    package = _package(_store(args.state_dir), args.version, args.group)
+    target = target_of(args)
+    package = _package(target, args.version, args.group)
     if package["status"] == "Approved":
-        serving = {r.get("ModelDataUrl") for r in serving_versions(_store(args.state_dir)).values()}
+        serving = {r.get("ModelDataUrl") for r in target.serving().values()}
         if (package.get("container") or {}).get("ModelDataUrl") in serving:
             raise UsageError(f"{package['group']} version {args.version} is Approved and serving already")
         raise UsageError(
             f"{package['group']} version {args.version} is Approved already but does not serve: "
             f"`stepwise deploy {args.version}` deploys it"
         )
-    with (
-        _locked(args.state_dir, "approve", args.no_wait),
-        _terminate_as_interrupt(),
-        embedded_aws(args.state_dir, deploy=False) as aws,
-    ):
-        before = len(aws.started_executions)
-        aws.client("sagemaker").update_model_package(
+    rule_on = target.parameters().get("ModelApprovalStatus") == "PendingManualApproval"
+    with target.changing("approve", args) as change:
+        before = change.executions_now()
+        change.client("sagemaker").update_model_package(
             ModelPackageArn=package["arn"],
             ModelApprovalStatus="Approved",
             ApprovalDescription="Approved with stepwise approve",
         )
         _say(args, f"Approved {package['group']} version {args.version}")
-        started = aws.started_executions[before:]
+        started = change.started_since(
+            before, expect=1 if rule_on else 0, wait_seconds=change.delivery_seconds
+        )
         if not started:
             _say(
                 args,
@@ -631,21 +647,30 @@ def approve_command(args: argparse.Namespace) -> int:
                 f"models itself). `stepwise deploy {args.version}` deploys this one.",
             )
             return 0
-        return _follow(aws, started, args)
+        return change.follow(started, args)
 
 
 def deploy_command(args: argparse.Namespace) -> int:
     """Start the state machine with the package's approval event, as `aws stepfunctions start-execution`
     with that event would: the run deploys the package (a deploy that failed can be tried again)."""
-    package = _package(_store(args.state_dir), args.version, args.group)
+    import uuid
+
+    from stepwise.console.target import target_of
+    from stepwise.emulator.eventbridge import model_package_event
+
+    target = target_of(args)
+    package = _package(target, args.version, args.group)
     if package["status"] != "Approved":
         raise UsageError(
             f"{package['group']} version {args.version} is {package['status']}: "
             f"`stepwise approve {args.version}` approves it (and deploys it)"
         )
-    with (
-        _locked(args.state_dir, "deploy", args.no_wait),
-        _terminate_as_interrupt(),
-        embedded_aws(args.state_dir, deploy=False) as aws,
-    ):
-        return _follow(aws, [aws.start_deploy_of(package["arn"])], args)
+    machine = target.outputs()["StateMachineArn"]
+    _arn, _aws, _service, region, account, *_ = package["arn"].split(":")
+    with target.changing("deploy", args) as change:
+        described = change.client("sagemaker").describe_model_package(ModelPackageName=package["arn"])
+        event = model_package_event(described, account=account, region=region)
+        arn = change.client("stepfunctions").start_execution(
+            stateMachineArn=machine, name=str(uuid.uuid4()), input=json.dumps(event)
+        )["executionArn"]
+        return change.follow([arn], args)

@@ -1,10 +1,13 @@
-"""`stepwise logs RUN [STATE]`: a run's job and function logs, as `sam logs` prints a stack's.
+"""`stepwise logs RUN [STATE]`: a run's job and function logs from CloudWatch Logs, as `sam logs` prints
+a stack's.
 
-Each line is prefixed with the state that wrote it. Job logs are the files SageMaker jobs write under
-`<state>/runs/<run id>/jobs/<job>/logs/job.log` (also in CloudWatch Logs, /aws/sagemaker/*); function
-logs are `<state>/runs/<execution>/lambda/<function>.log` (also in the function's log group). With
---follow, new lines are printed as they come until the run ends (the running command saves the run's
-history every second).
+The same reading for both targets (stepwise/console/target.py): the run's history names what each
+state ran. A SageMaker job logs to `/aws/sagemaker/ProcessingJobs` or `/aws/sagemaker/TrainingJobs`,
+streams `<job name>/...`; a function to its log group (the stack's LoggingConfig), and its lines of
+this run are those written between the task's start and end (a function's streams are not per run).
+Locally these are the state folder's CloudWatch Logs events; a job's lines arrive when it ends, as
+SageMaker's do. Each line is prefixed with the state that wrote it. With --follow, new lines are
+printed as they come until the run ends.
 """
 
 from __future__ import annotations
@@ -12,19 +15,28 @@ from __future__ import annotations
 import json
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
+from stepwise.console.target import LOG_GROUPS
 
-def log_files(store: Any, record: dict, state: str | None = None) -> list[tuple[str, Path]]:
-    """(state, log file) of every job and function the run's states ran, in the order they ran."""
-    from stepwise.emulator.sagemaker.jobs import job_dir, run_of_job
+MARGIN_MS = 2000  # clocks and buffering: a function's lines may be stamped a little outside its task
 
-    runs_dir = Path(store.root) / "runs"
-    execution = record["execution"]["name"]
-    found: list[tuple[str, Path]] = []
+
+def _millis(value: Any) -> int:
+    from stepwise.console.progress import _as_datetime
+
+    return int(_as_datetime(value).timestamp() * 1000)
+
+
+def log_sources(
+    target: Any, record: dict, state: str | None = None
+) -> list[tuple[str, str, str | None, int | None, int | None]]:
+    """(state, log group, stream prefix, start ms, end ms) of every job and function the run's states
+    ran, in the order they ran."""
+    events = record.get("events") or []
+    found: list[tuple[str, str, str | None, int | None, int | None]] = []
     current = None
-    for event in record.get("events") or []:
+    for index, event in enumerate(events):
         entered = event.get("stateEnteredEventDetails")
         if entered:
             current = entered.get("name")
@@ -32,21 +44,35 @@ def log_files(store: Any, record: dict, state: str | None = None) -> list[tuple[
         if not scheduled or (state is not None and current != state):
             continue
         parameters = json.loads(scheduled.get("parameters") or scheduled.get("input") or "{}")
-        job = parameters.get("ProcessingJobName") or parameters.get("TrainingJobName")
-        if job:
-            found.append((current or "?", job_dir(runs_dir, run_of_job(job), job) / "logs" / "job.log"))
+        for key, group in LOG_GROUPS.items():
+            if parameters.get(key):
+                found.append((current or "?", group, f"{parameters[key]}/", None, None))
         resource = str(scheduled.get("resource") or parameters.get("FunctionName") or "")
         if ":function:" in resource:
-            name = resource.split(":function:", 1)[1].split(":")[0]
-            path = runs_dir / execution / "lambda" / f"{name}.log"
-            if (current or "?", path) not in found:
-                found.append((current or "?", path))
+            start = _millis(event["timestamp"]) - MARGIN_MS
+            end = _task_end(events, index)
+            found.append(
+                (
+                    current or "?",
+                    target.function_log_group(resource),
+                    None,
+                    start,
+                    end + MARGIN_MS if end else None,
+                )
+            )
     return found
 
 
-def print_logs(store: Any, record: dict, state: str | None, *, follow: bool = False) -> int:
-    from stepwise.console.records import find_execution
+def _task_end(events: list[dict], scheduled_index: int) -> int | None:
+    """When the task scheduled at `scheduled_index` ended (ms), None while it runs."""
+    for event in events[scheduled_index + 1 :]:
+        kind = event.get("type", "")
+        if kind.startswith(("LambdaFunction", "Task")) and kind.endswith(("Succeeded", "Failed", "TimedOut")):
+            return _millis(event["timestamp"])
+    return None
 
+
+def print_logs(target: Any, record: dict, state: str | None, *, follow: bool = False) -> int:
     name = record["execution"]["name"]
     if state is not None:
         states = {
@@ -58,20 +84,19 @@ def print_logs(store: Any, record: dict, state: str | None, *, follow: bool = Fa
             from stepwise.console.commands import UsageError
 
             raise UsageError(f"run {name} has no state {state!r}; its states: {', '.join(sorted(states))}")
-    printed: dict[Path, int] = {}
+    printed: dict[tuple, int] = {}
     while True:
-        for label, path in log_files(store, record, state):
-            try:
-                lines = path.read_text(errors="replace").splitlines()
-            except OSError:
-                continue
-            for line in lines[printed.get(path, 0) :]:
-                print(f"[{label}] {line}", flush=follow)
-            printed[path] = len(lines)
+        for source in log_sources(target, record, state):
+            label, group, prefix, start, end = source
+            lines = target.log_events(group, stream_prefix=prefix, start=start, end=end)
+            for event in lines[printed.get(source[1:3] + (start,), 0) :]:
+                for line in str(event["message"]).splitlines() or [""]:
+                    print(f"[{label}] {line}", flush=follow)
+            printed[source[1:3] + (start,)] = len(lines)
         if not follow or record["execution"]["status"] != "RUNNING":
             break
-        time.sleep(0.5)
-        record = find_execution(store, name) or record
-    if not printed:
+        time.sleep(1.0)
+        record = target.find_execution(name) or record
+    if not any(printed.values()):
         print(f"run {name} wrote no logs" + (f" in {state}" if state else ""), file=sys.stderr)
     return 0

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import sys
 from dataclasses import dataclass, field
 from typing import Any, TextIO
@@ -109,9 +110,18 @@ class ProgressPrinter:
     _printed: int = 0  # states printed as finished
     _live_line: bool = False
 
+    colour: bool | None = None
+
     def __post_init__(self) -> None:
         if self.live is None:
             self.live = self.stream.isatty()
+        if self.colour is None:  # https://no-color.org: any non-empty NO_COLOR turns colour off
+            self.colour = (
+                bool(self.live) and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
+            )
+
+    def _paint(self, text: str, code: str) -> str:
+        return f"\033[{code}m{text}\033[0m" if self.colour else text
 
     def __call__(self, new_events: list[dict]) -> None:
         self._events.extend(new_events)
@@ -148,7 +158,7 @@ class ProgressPrinter:
             self.stream.write("\r\033[K")
         finished = [s for s in states if s.exited is not None]
         for state in finished[self._printed :]:
-            mark = "✗" if state.failed else "✓"
+            mark = self._paint("✗", "31") if state.failed else self._paint("✓", "32")
             retry = f"  ({state.retries + 1} attempts)" if state.failed and state.retries else ""
             caught = f"  [{state.failed['error']}]" if state.failed else ""
             self.stream.write(

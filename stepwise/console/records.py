@@ -1,4 +1,5 @@
-"""What the console reads from a state folder, without starting the embedded AWS.
+"""The records the console shows, read through a Target (stepwise/console/target.py): a state folder
+without starting the embedded AWS, or a deployed stack through the AWS APIs.
 
 The embedded AWS keeps, besides its journal, snapshots the console reads (stepwise/emulator/aws.py
 writes them as they change): `stack` (the deployed stack: its resources' names, outputs, parameters),
@@ -27,10 +28,35 @@ def bucket_of(store: Any) -> str | None:
     return None
 
 
-def packages(store: Any) -> list[dict]:
+def as_target(source: Any) -> Any:
+    """A console Target (stepwise/console/target.py) for a target, or for a state folder's Store."""
+    from stepwise.console.target import LocalTarget, Target
+
+    return source if isinstance(source, Target) else LocalTarget.of_store(source)
+
+
+def package_record(described: dict) -> dict:
+    """A model package as the console shows it, from DescribeModelPackage (the embedded AWS keeps the
+    registry in this shape: EmbeddedAWS.snapshot_registry)."""
+    from stepwise.emulator.stepfunctions import to_json_safe
+
+    return {
+        "group": described.get("ModelPackageGroupName"),
+        "version": described.get("ModelPackageVersion"),
+        "arn": described["ModelPackageArn"],
+        "status": described.get("ModelApprovalStatus"),
+        "description": described.get("ModelPackageDescription"),
+        "metadata": described.get("CustomerMetadataProperties") or {},
+        "metrics": to_json_safe(described.get("ModelMetrics") or {}),
+        "created": to_json_safe(described.get("CreationTime")),
+        "container": (described.get("InferenceSpecification") or {}).get("Containers", [{}])[0],
+    }
+
+
+def packages(source: Any) -> list[dict]:
     """Every model package, oldest first: {group, version, arn, status, description, metadata, metrics,
     created}."""
-    return list(store.get("registry") or [])
+    return as_target(source).packages()
 
 
 def package_of_execution(all_packages: list[dict], described: dict) -> dict | None:
@@ -46,35 +72,36 @@ def package_of_execution(all_packages: list[dict], described: dict) -> dict | No
     return next((p for p in all_packages if p["arn"] == approved), None) if approved else None
 
 
-def serving_versions(store: Any) -> dict[str, dict]:
-    """endpoint name -> {config, modelDataUrl} of what serves now."""
-    return dict(store.get("deployed-endpoints") or {})
+def serving_versions(source: Any) -> dict[str, dict]:
+    """endpoint name -> {EndpointConfigName, ModelDataUrl...} of what serves now."""
+    return as_target(source).serving()
 
 
-def execution_records(store: Any) -> list[dict]:
-    """Every execution record, newest first."""
-    return list(reversed(store.executions()))
+def execution_records(source: Any, limit: int | None = None) -> list[dict]:
+    """Execution records, newest first."""
+    return as_target(source).executions(limit)
 
 
 class AmbiguousRun(LookupError):
     """A run id prefix that names several executions: the message lists them."""
 
 
-def find_execution(store: Any, name: str) -> dict | None:
+def find_execution(source: Any, name: str) -> dict | None:
     """The record of execution `name`: its full name, a unique prefix, its run id, or 'last'."""
-    records = store.executions()
+    return as_target(source).find_execution(name)
+
+
+def find_record(records: list[dict], name: str) -> dict | None:
+    """`name` among execution records (newest first): its full name, a unique prefix, its run id (the
+    saved summary's), or 'last'. AmbiguousRun when a prefix names several."""
     if not records:
         return None
     if name == "last":
-        return records[-1]
+        return records[0]
     exact = [r for r in records if r["execution"]["name"] == name]
     if exact:
         return exact[0]
-    by_run = [
-        r
-        for r in records
-        if (r.get("summary") or {}).get("run", {}) and r["summary"]["run"].get("id") == name
-    ]
+    by_run = [r for r in records if ((r.get("summary") or {}).get("run") or {}).get("id") == name]
     if len(by_run) == 1:
         return by_run[0]
     matches = [r for r in records if r["execution"]["name"].startswith(name)]

@@ -1,16 +1,24 @@
-"""`stepwise serve` and `stepwise invoke`: the endpoints local runs deployed, outside a run.
+"""`stepwise serve` and `stepwise invoke`.
 
-`serve` starts every endpoint recorded in the state folder (what each serves: stepwise/emulator/
-sagemaker/endpoints.py) and the SageMaker runtime API on 127.0.0.1, in the foreground until Ctrl-C;
-when a later run redeploys an endpoint, it swaps the new model in once that answers /ping. `invoke`
-sends CSV rows through a boto3 `sagemaker-runtime` client pointed at it, the same call an application
-makes against AWS; when no `serve` runs it starts the endpoint and the API in-process for the call.
-Neither starts the embedded AWS, nor changes the state folder.
+`serve` exposes the whole embedded AWS of a state folder on 127.0.0.1 (stepwise/emulator/http_api.py):
+every AWS API the stack uses and the SageMaker runtime, on one port, until Ctrl-C or SIGTERM. The aws
+CLI and boto3 work against it unchanged (`--endpoint-url http://127.0.0.1:PORT`), and so do the
+stepwise commands (`stepwise status --endpoint-url ...`). It is the same embedded AWS `stepwise run`
+starts (restored from the folder, not redeployed): an upload through it starts a run that runs the
+real jobs, an approval deploys, InvokeEndpoint reaches the real model server. It holds the folder's
+lock while it serves and saves as it goes (objects, SageMaker calls, logs, and each execution's
+history and summary, polled every second); on stop it stops the executions still running.
+
+`invoke` sends CSV rows through a boto3 `sagemaker-runtime` client, the same call an application makes
+against AWS: to a deployed stack's endpoint (`--stack`/`--endpoint-url`), or locally through a running
+`serve` of the folder, else to the endpoint's recorded model served in-process for the call (no
+embedded AWS needed: the model server and the runtime API only).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import http.client
 import io
@@ -19,26 +27,28 @@ import os
 import signal
 import sys
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from stepwise.console.commands import UsageError, _store, add_state_dir_argument
+from stepwise.console.commands import DEFAULT_STATE_DIR, UsageError, _locked
+from stepwise.console.target import add_target_arguments, target_of
 
 DEFAULT_PORT = 8080
 GATEWAY_FILE = "gateway.json"  # under <state dir>/endpoints/: where a running `serve` listens
+SAVE_SECONDS = 1.0
 
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
     serve = subparsers.add_parser(
-        "serve", help="serve the deployed endpoints on 127.0.0.1 (the SageMaker runtime API) until Ctrl-C"
+        "serve",
+        help="serve the local stack's embedded AWS (every API, and the SageMaker runtime) on 127.0.0.1",
     )
     serve.add_argument(
         "--port", type=int, default=DEFAULT_PORT, help=f"port to listen on (default {DEFAULT_PORT})"
     )
-    serve.add_argument(
-        "--endpoint", action="append", help="serve only this endpoint (repeatable; default all)"
-    )
-    add_state_dir_argument(serve)
+    serve.add_argument("--no-wait", action="store_true", help="fail at once when the state folder is in use")
+    add_target_arguments(serve, local_only=True)
     serve.set_defaults(handler=serve_command)
 
     invoke = subparsers.add_parser(
@@ -56,20 +66,153 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     invoke.add_argument("--endpoint", help="endpoint name (default: the only deployed one)")
     invoke.add_argument("--content-type", default="text/csv", help="request content type (default text/csv)")
     invoke.add_argument("--json", action="store_true", help="ask the endpoint for JSON and print its answer")
-    add_state_dir_argument(invoke)
+    add_target_arguments(invoke)
     invoke.set_defaults(handler=invoke_command)
-
-
-def _deployed(state_dir: Path) -> dict[str, dict]:
-    from stepwise.console.records import serving_versions
-
-    return serving_versions(_store(state_dir))
 
 
 def _gateway_file(state_dir: Path) -> Path:
     return state_dir / "endpoints" / GATEWAY_FILE
 
 
+# ================================================================================== serve
+def serve_command(args: argparse.Namespace) -> int:
+    from stepwise.console.commands import embedded_aws
+    from stepwise.emulator.http_api import ServedAWS
+
+    state_dir = args.state_dir or DEFAULT_STATE_DIR
+    target = target_of(args)
+    target.describe_stack()  # a folder with a stack (`stepwise run` makes it): else one line, exit 2
+    stop = threading.Event()
+    previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        with _locked(state_dir, "serve", args.no_wait), embedded_aws(state_dir, deploy=False) as aws:
+            served = ServedAWS(aws)
+            try:
+                server = served.serve(port=args.port)
+            except OSError as error:
+                raise UsageError(
+                    f"cannot listen on 127.0.0.1:{args.port} ({error.strerror}): choose another --port"
+                ) from None
+            recorder = ExecutionRecorder(aws)
+            try:
+                _serve(aws, served, server.port, recorder, stop, state_dir)
+            finally:
+                served.close()
+                _gateway_file(state_dir).unlink(missing_ok=True)
+                recorder.stop_running()
+        return 0
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _serve(
+    aws: Any, served: Any, port: int, recorder: ExecutionRecorder, stop: threading.Event, state_dir: Path
+) -> None:
+    url = f"http://127.0.0.1:{port}"
+    names = served.endpoint_names()
+    for name in names:  # start the model servers now: the first call is fast, a broken model says so now
+        try:
+            aws.endpoints.server_for(name)
+        except Exception as error:  # noqa: BLE001
+            print(f"stepwise: endpoint {name} cannot serve: {error}", file=sys.stderr, flush=True)
+    path = _gateway_file(state_dir)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"pid": os.getpid(), "port": port, "endpoints": names}))
+    print(
+        f"Serving the embedded AWS of {state_dir} (stack {aws.stack_name}, {aws.region}) at {url}", flush=True
+    )
+    for name in names:
+        print(f"Serving endpoint {name} at {url}/endpoints/{name}/invocations")
+    print(
+        f'Clients: aws --endpoint-url {url} ..., boto3 clients with endpoint_url="{url}", or stepwise '
+        f"commands with --endpoint-url {url} (any credentials). Ctrl-C stops.",
+        flush=True,
+    )
+    try:
+        while not stop.wait(SAVE_SECONDS):
+            recorder.save()
+            latest = served.endpoint_names()
+            if latest != names:
+                names = latest
+                path.write_text(json.dumps({"pid": os.getpid(), "port": port, "endpoints": names}))
+                for name in names:
+                    print(f"Serving endpoint {name} at {url}/endpoints/{name}/invocations", flush=True)
+    except KeyboardInterrupt:
+        pass
+    recorder.save()
+
+
+class ExecutionRecorder:
+    """Saves the executions a served embedded AWS runs (an upload over HTTP starts them): description
+    and history as they grow, and the summary (and report.html) once each ends."""
+
+    def __init__(self, aws: Any) -> None:
+        self.aws = aws
+        self.finished = {
+            r["execution"]["name"] for r in aws.store.executions() if r["execution"]["status"] != "RUNNING"
+        }
+
+    def _running_and_new(self) -> list[str]:
+        if self.aws.stack is None:
+            return []
+        sfn = self.aws.client("stepfunctions")
+        arns = []
+        for page in sfn.get_paginator("list_executions").paginate(stateMachineArn=self.aws.state_machine_arn):
+            arns += [e["executionArn"] for e in page["executions"] if e["name"] not in self.finished]
+        return arns
+
+    def save(self) -> None:
+        from stepwise.console.report import write_run_report
+        from stepwise.console.summary import build_summary
+
+        try:
+            arns = self._running_and_new()
+        except Exception:  # noqa: BLE001 (the stack was just deleted: nothing to save)
+            return
+        for arn in arns:
+            described = self.aws.describe(arn)
+            events = self.aws.history(arn)
+            parameters = self.aws.stack.parameters if self.aws.stack is not None else None
+            self.aws.store.save_execution(described, events, parameters=parameters)
+            if described["status"] == "RUNNING":
+                continue
+            self.finished.add(described["name"])
+            summary = build_summary(self.aws.store, described, events)
+            self.aws.store.save_execution(described, events, summary=summary)
+            with contextlib.suppress(Exception):
+                summary["report"] = str(write_run_report(self.aws.state_dir, described["name"]))
+            status = described["status"]
+            print(f"Execution {described['name']}: {status} (ended in {summary.get('endState')})", flush=True)
+
+    def stop_running(self) -> None:
+        """Serving stops: executions still running are stopped (StopExecution) and saved."""
+        with contextlib.suppress(Exception):
+            for arn in self._running_and_new():
+                if self.aws.describe(arn)["status"] == "RUNNING":
+                    self.aws.stop(arn, cause="Stopped: stepwise serve ended")
+            self.save()
+
+
+def running_gateway(state_dir: Path, endpoint: str) -> int | None:
+    """The port of a `stepwise serve` of this state folder that serves `endpoint` and answers, or None."""
+    try:
+        info = json.loads(_gateway_file(state_dir).read_text())
+        os.kill(int(info["pid"]), 0)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if endpoint not in info.get("endpoints", []):
+        return None
+    try:
+        connection = http.client.HTTPConnection("127.0.0.1", int(info["port"]), timeout=2)
+        connection.request("GET", "/ping")
+        healthy = connection.getresponse().status == 200
+        connection.close()
+    except OSError:
+        return None
+    return int(info["port"]) if healthy else None
+
+
+# ================================================================================== a recorded model
 class _Servers:
     """Model servers of recorded endpoints, in this process (a supervisor of their own)."""
 
@@ -93,10 +236,7 @@ class _Servers:
             model_data_url=record.get("ModelDataUrl", ""),
         )
         with self.lock:
-            previous = self.servers.get(name)
             self.servers[name] = server
-        if previous is not None:
-            self.supervisor.stop(previous.process, grace=5)
         return server
 
     def invoke(self, name: str, body: bytes, content_type: str | None, accept: str | None) -> tuple:
@@ -123,133 +263,67 @@ class _Servers:
         self.supervisor.close()
 
 
-def serve_command(args: argparse.Namespace) -> int:
+@contextlib.contextmanager
+def serve_recorded(state_dir: Path, name: str, record: dict) -> Iterator[int]:
+    """The recorded model of endpoint `name` and the runtime API in this process; yields the port."""
     from stepwise.emulator.sagemaker.endpoints import EndpointStartError
     from stepwise.emulator.sagemaker.runtime import serve_runtime
 
-    records = _deployed(args.state_dir)
-    if not records:
-        raise UsageError(f"no endpoint is deployed in {args.state_dir}: `stepwise run` deploys one")
-    wanted = args.endpoint or sorted(records)
-    unknown = [name for name in wanted if name not in records]
-    if unknown:
-        raise UsageError(
-            f"no endpoint {', '.join(unknown)} in {args.state_dir} (deployed: {', '.join(sorted(records))})"
-        )
-    servers = _Servers(args.state_dir)
-    stop = threading.Event()
-    previous_handler = signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    servers = _Servers(state_dir)
     gateway = None
     try:
         try:
-            for name in wanted:
-                servers.start(name, records[name])
+            servers.start(name, record)
         except EndpointStartError as error:
-            raise UsageError(f"the model server could not start: {error}") from None
-        try:
-            gateway = serve_runtime(servers.invoke, servers.names, healthy=servers.healthy, port=args.port)
-        except OSError as error:
-            raise UsageError(
-                f"cannot listen on 127.0.0.1:{args.port} ({error.strerror}): choose another --port"
-            ) from None
-        path = _gateway_file(args.state_dir)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps({"pid": os.getpid(), "port": gateway.port, "endpoints": wanted}))
-        for name in wanted:
-            print(f"Serving endpoint {name} at http://127.0.0.1:{gateway.port}/endpoints/{name}/invocations")
-        print(
-            f'Clients: boto3.client("sagemaker-runtime", endpoint_url="http://127.0.0.1:{gateway.port}"), '
-            "or `stepwise invoke`. Ctrl-C stops.",
-            flush=True,
-        )
-        current = {name: records[name].get("ModelDir") for name in wanted}
-        try:
-            while not stop.wait(1.0):
-                latest = _deployed(args.state_dir)
-                for name in wanted:
-                    record = latest.get(name)
-                    if record and record.get("ModelDir") != current[name]:
-                        try:
-                            servers.start(name, record)
-                            current[name] = record.get("ModelDir")
-                            print(f"Now serving {name} ({record['EndpointConfigName']})", flush=True)
-                        except EndpointStartError as error:
-                            current[name] = record.get("ModelDir")
-                            print(
-                                f"stepwise: keeps serving the previous model of {name}: {error}",
-                                file=sys.stderr,
-                            )
-        except KeyboardInterrupt:
-            pass
-        return 0
+            raise UsageError(f"endpoint {name} could not start: {error}") from None
+        gateway = serve_runtime(servers.invoke, servers.names, healthy=servers.healthy)
+        yield gateway.port
     finally:
-        signal.signal(signal.SIGTERM, previous_handler)
         if gateway is not None:
             gateway.shutdown()
             gateway.server_close()
-            _gateway_file(args.state_dir).unlink(missing_ok=True)
         servers.close()
 
 
-def running_gateway(state_dir: Path, endpoint: str) -> int | None:
-    """The port of a `stepwise serve` of this state folder that serves `endpoint` and answers, or None."""
-    try:
-        info = json.loads(_gateway_file(state_dir).read_text())
-        os.kill(int(info["pid"]), 0)
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-    if endpoint not in info.get("endpoints", []):
-        return None
-    try:
-        connection = http.client.HTTPConnection("127.0.0.1", int(info["port"]), timeout=2)
-        connection.request("GET", "/ping")
-        healthy = connection.getresponse().status == 200
-        connection.close()
-    except OSError:
-        return None
-    return int(info["port"]) if healthy else None
-
-
-def _sample_rows(state_dir: Path, record: dict, count: int) -> bytes:
+# ================================================================================== invoke
+def _sample_rows(target: Any, record: dict, count: int) -> bytes:
     """The first `count` rows of the serving model's test split, label dropped (from its package)."""
-    from stepwise.console.records import packages
-
-    store = _store(state_dir)
     url = record.get("ModelDataUrl")
     package = next(
-        (p for p in packages(store) if (p.get("container") or {}).get("ModelDataUrl") == url), None
+        (p for p in target.packages() if (p.get("container") or {}).get("ModelDataUrl") == url), None
     )
     test_uri = ((package or {}).get("metadata") or {}).get("testDataUri")
     if not test_uri:
         raise UsageError("the serving model's package records no test data (testDataUri)")
     bucket, _, key = test_uri.removeprefix("s3://").partition("/")
-    data = store.read_object(bucket, key)
+    data = target.read_object(bucket, key)
     if data is None:
-        raise UsageError(f"{test_uri} is not in the state folder any more")
+        raise UsageError(f"{test_uri} does not exist any more")
     rows = list(csv.reader(io.StringIO(data.decode())))[1 : count + 1]
     return ("\n".join(",".join(row[1:]) for row in rows) + "\n").encode()
 
 
 def invoke_command(args: argparse.Namespace) -> int:
-    records = _deployed(args.state_dir)
+    target = target_of(args)
+    records = target.serving()
     name = args.endpoint
     if name is None:
         if len(records) != 1:
             raise UsageError(
-                f"{len(records)} endpoints are deployed in {args.state_dir} "
-                f"({', '.join(sorted(records)) or 'none: `stepwise run` deploys one'}); pass --endpoint"
+                f"{len(records)} endpoints are deployed {target.where()} "
+                f"({', '.join(sorted(records))}); pass --endpoint"
                 if records
-                else f"no endpoint is deployed in {args.state_dir}: `stepwise run` deploys one"
+                else f"no endpoint is deployed {target.where()}: a run that passes the gate deploys one"
             )
         name = next(iter(records))
     elif name not in records:
         raise UsageError(
-            f"no endpoint {name!r} in {args.state_dir} (deployed: {', '.join(sorted(records)) or 'none'})"
+            f"no endpoint {name!r} {target.where()} (deployed: {', '.join(sorted(records)) or 'none'})"
         )
     if args.sample is not None:
         if args.sample < 1:
             raise UsageError(f"--sample {args.sample}: send at least 1 row")
-        body = _sample_rows(args.state_dir, records[name], args.sample)
+        body = _sample_rows(target, records[name], args.sample)
     else:
         try:
             body = sys.stdin.buffer.read() if args.input == "-" else Path(args.input).read_bytes()
@@ -259,26 +333,8 @@ def invoke_command(args: argparse.Namespace) -> int:
         raise UsageError(
             f"no rows in {'stdin' if args.input == '-' else args.input}: send CSV rows of features"
         )
-    port = running_gateway(args.state_dir, name)
-    if port is not None:
-        return _invoke_and_print(port, name, body, args)
-    from stepwise.emulator.sagemaker.endpoints import EndpointStartError
-    from stepwise.emulator.sagemaker.runtime import serve_runtime
-
-    servers = _Servers(args.state_dir)
-    gateway = None
-    try:
-        try:
-            servers.start(name, records[name])
-        except EndpointStartError as error:
-            raise UsageError(f"endpoint {name} could not start: {error}") from None
-        gateway = serve_runtime(servers.invoke, servers.names, healthy=servers.healthy)
-        return _invoke_and_print(gateway.port, name, body, args)
-    finally:
-        if gateway is not None:
-            gateway.shutdown()
-            gateway.server_close()
-        servers.close()
+    with target.runtime_client(name) as client:
+        return _invoke_and_print(client, name, body, args)
 
 
 def runtime_client(port: int) -> Any:
@@ -294,12 +350,12 @@ def runtime_client(port: int) -> Any:
     )
 
 
-def _invoke_and_print(port: int, name: str, body: bytes, args: argparse.Namespace) -> int:
+def _invoke_and_print(client: Any, name: str, body: bytes, args: argparse.Namespace) -> int:
     from botocore.exceptions import ClientError
 
     accept = "application/json" if args.json else "text/csv"
     try:
-        response = runtime_client(port).invoke_endpoint(
+        response = client.invoke_endpoint(
             EndpointName=name, ContentType=args.content_type, Accept=accept, Body=body
         )
     except ClientError as error:

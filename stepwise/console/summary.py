@@ -2,10 +2,10 @@
 endpoint and sample predictions; or, for a failed run, the failed state, error, cause, the permission
 that was missing and where the job's logs are.
 
-Built from what the state folder holds (stepwise/emulator/store.py): the execution's description and
-history, the run's files in the bucket (README "S3 layout"), the registry and endpoints snapshots. No
-moto: `stepwise show` builds the same summary long after the run. The run command adds what only the
-live embedded AWS knows (sample predictions from the endpoint).
+Built from what a target holds (stepwise/console/target.py: the state folder, or a deployed stack):
+the execution's description and history, the run's files in the bucket (README "S3 layout"), the
+registry. No moto: `stepwise show` builds the same summary long after the run. The run command adds
+what only the live embedded AWS knows (sample predictions from the endpoint).
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-from pathlib import Path
 from typing import Any, TextIO
 
 from stepwise.console.progress import _short, failed_state, format_seconds, run_of, timeline
@@ -21,6 +20,7 @@ from stepwise.console.progress import _short, failed_state, format_seconds, run_
 SAMPLE_ROWS = 5
 BIAS_METRICS_SHOWN = ("DPPL", "DI", "DCR", "RD", "DAR", "CI", "DPL")
 TOP_FEATURES = 5
+MAX_CURVE_POINTS = 400  # a curve in a summary (and in report.html's charts); evaluation.json has them all
 
 
 def _find(value: Any, key: str) -> Any | None:
@@ -70,6 +70,33 @@ def top_shap(analysis: dict | None, count: int = TOP_FEATURES) -> list[tuple[str
     return sorted(values.items(), key=lambda item: -abs(item[1]))[:count]
 
 
+def thinned(count: int, most: int = MAX_CURVE_POINTS) -> list[int]:
+    """At most `most` evenly spread indices of `count` points, always the first and the last."""
+    if count <= most:
+        return list(range(count))
+    step = (count - 1) / (most - 1)
+    return sorted({round(i * step) for i in range(most)})
+
+
+def quality_metrics(evaluation: dict) -> dict[str, Any]:
+    """evaluation.json's binary_classification_metrics for a summary: each metric's value, the
+    confusion matrix as it is ({actual: {predicted: count}}), and each curve ({axis: [points]}) with
+    at most MAX_CURVE_POINTS of its points (see `thinned`)."""
+    metrics = evaluation.get("binary_classification_metrics") or {}
+    result: dict[str, Any] = {}
+    for name, entry in metrics.items():
+        if not isinstance(entry, dict):
+            continue
+        if "value" in entry:
+            result[name] = entry["value"]
+        elif all(isinstance(axis, list) for axis in entry.values()) and entry:
+            keep = thinned(min(len(axis) for axis in entry.values()))
+            result[name] = {key: [axis[i] for i in keep] for key, axis in entry.items()}
+        else:
+            result[name] = entry
+    return result
+
+
 def run_files(store: Any, bucket: str | None, run_id: str | None) -> dict[str, Any]:
     """The run's documents in its S3 prefix runs/<run id>/ (absent ones are left out)."""
     found: dict[str, Any] = {}
@@ -89,10 +116,11 @@ def run_files(store: Any, bucket: str | None, run_id: str | None) -> dict[str, A
     return found
 
 
-def build_summary(store: Any, described: dict, events: list[dict]) -> dict[str, Any]:
-    """The summary of one execution, from the state folder."""
-    from stepwise.console.records import bucket_of, package_of_execution, packages
+def build_summary(source: Any, described: dict, events: list[dict]) -> dict[str, Any]:
+    """The summary of one execution, from what a target (or a state folder's store) holds."""
+    from stepwise.console.records import as_target, package_of_execution
 
+    target = as_target(source)
     name = described["name"]
     output = json.loads(described.get("output") or "{}") if described["status"] == "SUCCEEDED" else {}
     states = timeline(events)
@@ -125,11 +153,24 @@ def build_summary(store: Any, described: dict, events: list[dict]) -> dict[str, 
         summary["run"] = {
             key: run.get(key) for key in ("id", "fingerprint", "status", "reason", "modelPackageVersion")
         }
-    files = run_files(store, bucket_of(store), (run or {}).get("id"))
+    package = package_of_execution(target.packages(), described)
+    # a run that trained reads its own files; a run an approval started, those of the run that trained
+    # the package it deploys
+    trained_by = (run or {}).get("id") or ((package or {}).get("metadata") or {}).get("runId")
+    files = run_files(target, target.bucket(), trained_by)
     evaluation = files.get("evaluation")
     if evaluation:
-        metrics = evaluation.get("binary_classification_metrics", {})
-        summary["metrics"] = {k: v.get("value") for k, v in metrics.items() if isinstance(v, dict)}
+        summary["metrics"] = quality_metrics(evaluation)
+        pr_auc = ((evaluation.get("precision_recall_metrics") or {}).get("pr_auc") or {}).get("value")
+        if pr_auc is not None:
+            summary["metrics"]["pr_auc"] = pr_auc
+        point = evaluation.get("operating_point")
+        if isinstance(point, dict) and point.get("threshold") is not None:
+            summary["operatingPoint"] = {
+                "rule": point.get("rule"),
+                "threshold": point["threshold"],
+                "test": {k: (point.get("test") or {}).get(k) for k in ("precision", "recall", "f1")},
+            }
     gate = _find(output, "gate") or state_output(events, "QualityGate").get("gate")
     if gate:
         summary["gate"] = gate
@@ -139,7 +180,6 @@ def build_summary(store: Any, described: dict, events: list[dict]) -> dict[str, 
     shap = top_shap(files.get("explainability"))
     if shap:
         summary["topFeatures"] = [{"feature": f, "meanAbsShap": v} for f, v in shap]
-    package = package_of_execution(packages(store), described)
     if package:
         summary["modelPackage"] = {
             "group": package["group"],
@@ -155,7 +195,7 @@ def build_summary(store: Any, described: dict, events: list[dict]) -> dict[str, 
             "status": (_find(output, "description") or {}).get("status") if output else None,
         }
     if described["status"] != "SUCCEEDED":
-        summary["failure"] = failure_of(store, described, events)
+        summary["failure"] = failure_of(target, described, events)
     return summary
 
 
@@ -174,7 +214,7 @@ def _recorded_failure(events: list[dict]) -> dict | None:
     return None
 
 
-def failure_of(store: Any, described: dict, events: list[dict]) -> dict:
+def failure_of(target: Any, described: dict, events: list[dict]) -> dict:
     state = failed_state(events)
     states = timeline(events)
     recorded = _recorded_failure(events)
@@ -197,7 +237,7 @@ def failure_of(store: Any, described: dict, events: list[dict]) -> dict:
     missing = _missing_permission(failure.get("cause") or "")
     if missing:
         failure["missingPermission"] = missing
-    logs = job_logs(store, described["name"], failure.get("state"), events)
+    logs = job_logs(target, described["name"], failure.get("state"), events)
     if logs:
         failure["logs"] = logs
     return failure
@@ -216,13 +256,10 @@ def _missing_permission(cause: str) -> str | None:
     return f"add {action} on {resource} to role {role}"
 
 
-def job_logs(store: Any, execution: str, state_name: str | None, events: list[dict]) -> list[str]:
-    """The log files of the jobs (or Lambda function) the failed state ran."""
-    from stepwise.emulator.sagemaker.jobs import job_dir, run_of_job
-
+def job_logs(target: Any, execution: str, state_name: str | None, events: list[dict]) -> list[str]:
+    """Where the logs of the jobs (or Lambda function) the failed state ran are (Target.log_location)."""
     logs: list[str] = []
     current = None
-    runs_dir = Path(store.root) / "runs"
     for event in events:
         details = event.get("stateEnteredEventDetails")
         if details:
@@ -230,14 +267,14 @@ def job_logs(store: Any, execution: str, state_name: str | None, events: list[di
         scheduled = event.get("taskScheduledEventDetails") or event.get("lambdaFunctionScheduledEventDetails")
         if scheduled and current == state_name:
             parameters = json.loads(scheduled.get("parameters") or scheduled.get("input") or "{}")
-            job = parameters.get("ProcessingJobName") or parameters.get("TrainingJobName")
-            if job:
-                logs.append(str(job_dir(runs_dir, run_of_job(job), job) / "logs" / "job.log"))
+            for key in ("ProcessingJobName", "TrainingJobName"):
+                if parameters.get(key):
+                    logs.append(target.log_location(execution, job=parameters[key], job_key=key))
             resource = scheduled.get("resource") or ""
             if ":function:" in resource or parameters.get("FunctionName"):
-                function = parameters.get("FunctionName") or resource
-                name = function.split(":function:", 1)[-1].split(":")[0]
-                logs.append(str(runs_dir / execution / "lambda" / f"{name}.log"))
+                logs.append(
+                    target.log_location(execution, function=parameters.get("FunctionName") or resource)
+                )
     return sorted(set(logs))
 
 
@@ -337,11 +374,19 @@ def print_summary(summary: dict, stream: TextIO) -> None:
     if "metrics" in summary:
         metrics = summary["metrics"]
         shown = ", ".join(
-            f"{k} {_number(metrics[k], 4)}"
-            for k in ("auc", "f1", "precision", "recall")
+            f"{k.replace('_', ' ')} {_number(metrics[k], 4)}"
+            for k in ("auc", "pr_auc", "f1", "precision", "recall")
             if metrics.get(k) is not None
         )
-        print(f"  model quality : {shown}", file=stream)
+        print(f"  model quality : {shown} (at 0.5)", file=stream)
+    point = summary.get("operatingPoint")
+    if point:
+        test = point.get("test") or {}
+        print(
+            f"  threshold     : {_number(point['threshold'], 4)} ({point.get('rule')}): precision "
+            f"{_number(test.get('precision'), 4)}, recall {_number(test.get('recall'), 4)} on the test split",
+            file=stream,
+        )
     if "gate" in summary:
         gate = summary["gate"]
         verdict = "passed" if gate.get("passed") else "REJECTED"
@@ -374,9 +419,11 @@ def print_summary(summary: dict, stream: TextIO) -> None:
             print(f"      label {sample['label']}  ->  {sample['probability']:.4f}", file=stream)
     failure = summary.get("failure")
     if failure:
-        print(f"  failed state  : {failure.get('state')}", file=stream)
-        print(f"  error         : {failure.get('error')}", file=stream)
-        print(f"  cause         : {failure.get('cause')}", file=stream)
+        stopped = summary["status"] in ("ABORTED", "TIMED_OUT")
+        print(f"  {'stopped in' if stopped else 'failed state':<13} : {failure.get('state')}", file=stream)
+        for label, key in (("error", "error"), ("cause", "cause")):
+            if failure.get(key) is not None:
+                print(f"  {label:<13} : {failure[key]}", file=stream)
         if failure.get("missingPermission"):
             print(f"  missing       : {failure['missingPermission']}", file=stream)
         for log in failure.get("logs", []):

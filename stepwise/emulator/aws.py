@@ -159,8 +159,10 @@ class EmbeddedAWS:
             self.close()
             raise
 
-    def close(self) -> None:
-        """Stop every job and model server, give moto its behaviour back, stop moto."""
+    def close(self, *, process_exits: bool = False) -> None:
+        """Stop every job and model server, give moto its behaviour back, stop moto. With
+        `process_exits` (the `stepwise` command, about to end) moto is left as it is: undoing the
+        seams and resetting moto's backends costs a quarter of a second and dies with the process."""
         with contextlib.suppress(AttributeError):
             self.supervisor.close()
         with contextlib.suppress(AttributeError):
@@ -169,10 +171,11 @@ class EmbeddedAWS:
             self.lambdas.close()
         with contextlib.suppress(AttributeError):
             self.gate.uninstall()
-        moto_seams.uninstall(self)
-        if self._mock is not None:
-            self._mock.stop()
-            self._mock = None
+        if not process_exits:
+            moto_seams.uninstall(self)
+            if self._mock is not None:
+                self._mock.stop()
+        self._mock = None
         for name, value in self._saved_environment.items():
             if value is None:
                 os.environ.pop(name, None)
@@ -403,8 +406,10 @@ class EmbeddedAWS:
         with open(folder / f"{function.name}.log", "a") as handle:
             handle.write("\n".join(lines) + "\n")
         now = int(time.time() * 1000)
-        stream = f"{time.strftime('%Y/%m/%d')}/[$LATEST]{uuid.uuid4().hex}"
-        self.store.record_logs(function.log_group, f"{name}/{stream}", [(now, line) for line in lines])
+        stream = f"{time.strftime('%Y/%m/%d')}/[$LATEST]{uuid.uuid4().hex}"  # as Lambda names them
+        events = [(now, line) for line in lines]
+        self.store.record_logs(function.log_group, stream, events)
+        moto_seams.put_log_events_quietly(self.account_id, self.region, function.log_group, stream, events)
 
     # ================================================================ deploy and restore
     def _deploy_and_restore(self) -> None:
@@ -431,6 +436,7 @@ class EmbeddedAWS:
                 self.stack = deployer.create(self.stack_name, stored["template"], stored["parameters"])
                 self._restore_objects()
                 self._restore_calls()
+                self._restore_logs()
             finally:
                 self._restoring = False
             self._check_restored_state()
@@ -459,6 +465,7 @@ class EmbeddedAWS:
         )
         self._journaling = True
         self.engine.check_definition(self.definition(), moto_seams.sagemaker_implements)
+        self._restore_executions()
 
     def _choose_template(self, stored: dict | None) -> Path:
         """The template file to package: the one asked for, else the one the stack was deployed from
@@ -584,7 +591,7 @@ class EmbeddedAWS:
 
     def snapshot_registry(self) -> None:
         """The registry as the console reads it (stepwise/console/records.py): every package."""
-        from stepwise.emulator.stepfunctions import to_json_safe
+        from stepwise.console.records import package_record
 
         sagemaker = self.client("sagemaker")
         found = []
@@ -596,21 +603,10 @@ class EmbeddedAWS:
                     sagemaker, "list_model_packages", "ModelPackageSummaryList", ModelPackageGroupName=name
                 )
                 for summary in sorted(summaries, key=lambda item: item.get("ModelPackageVersion", 0)):
-                    package = sagemaker.describe_model_package(ModelPackageName=summary["ModelPackageArn"])
                     found.append(
-                        {
-                            "group": name,
-                            "version": package.get("ModelPackageVersion"),
-                            "arn": package["ModelPackageArn"],
-                            "status": package.get("ModelApprovalStatus"),
-                            "description": package.get("ModelPackageDescription"),
-                            "metadata": package.get("CustomerMetadataProperties") or {},
-                            "metrics": package.get("ModelMetrics") or {},
-                            "created": to_json_safe(package.get("CreationTime")),
-                            "container": (package.get("InferenceSpecification") or {}).get(
-                                "Containers", [{}]
-                            )[0],
-                        }
+                        package_record(
+                            sagemaker.describe_model_package(ModelPackageName=summary["ModelPackageArn"])
+                        )
                     )
         self.store.put("registry", found)
 
@@ -706,10 +702,64 @@ class EmbeddedAWS:
             if operation in ("CreateEndpoint", "UpdateEndpoint"):
                 moto_seams.restore_endpoint(self.account_id, self.region, request)
                 continue
+            if operation == "DeleteEndpoint":  # what serves now is recorded: leave it alone
+                moto_seams.delete_endpoint_quietly(self.account_id, self.region, request["EndpointName"])
+                continue
             try:
                 getattr(sagemaker, xform_name(operation))(**request)
             except Exception as error:  # noqa: BLE001 (a call that failed again: report, go on)
                 self.restore_warnings.append(f"{operation} {json.dumps(request)[:200]}: {error}")
+
+    def _restore_logs(self) -> None:
+        """CloudWatch Logs as earlier commands left them (functions' and jobs' log events)."""
+        streams: dict[tuple[str, str], list[tuple[int, str]]] = {}
+        for _seq, group, stream, timestamp, message in self.store.log_events():
+            streams.setdefault((group, stream), []).append((timestamp, message))
+        for (group, stream), events in streams.items():
+            moto_seams.put_log_events_quietly(self.account_id, self.region, group, stream, events)
+
+    def _restore_executions(self) -> None:
+        """The stack's earlier executions, for ListExecutions, DescribeExecution and GetExecutionHistory
+        (their histories are read from the store when asked for)."""
+        for record in self.store.executions():
+            described = record["execution"]
+            name = described["name"]
+            moto_seams.restore_execution(
+                self.account_id, self.region, described, lambda name=name: self.store.execution_events(name)
+            )
+
+    # ---------------------------------------------------------------- journal: logs, a deleted stack
+    def journal_logs(self, group: str, stream: str, events: list[tuple[int, str]]) -> None:
+        if self._journaling:
+            self.store.record_logs(group, stream, events)
+
+    def journal_logs_deleted(self, group: str, stream: str | None) -> None:
+        if self._journaling:
+            self.store.delete_logs(group, stream)
+
+    def stack_deleted(self, name: str) -> None:
+        """From the CloudFormation seam: DeleteStack of the stack succeeded. The state folder then
+        records no stack (see Store.forget_stack); the SageMaker journal goes too when SageMaker holds
+        nothing any more (the destroy that came first deleted it all)."""
+        if name != self.stack_name or not self._journaling:
+            return
+        import shutil
+
+        from moto.logs.models import logs_backends
+        from moto.s3.models import s3_backends
+
+        existing_buckets = set(s3_backends[self.account_id]["aws"].buckets)
+        existing_groups = set(logs_backends[self.account_id][self.region].groups)
+        left = moto_seams.sagemaker_resources_left(self.account_id, self.region)
+        self.store.forget_stack(
+            buckets=sorted(set(self.store.object_buckets()) - existing_buckets),
+            log_groups=sorted(set(self.store.log_groups()) - existing_groups),
+            keep_calls=bool(left),
+        )
+        if left:
+            self.snapshot_registry()
+        shutil.rmtree(self.state_dir / "runs", ignore_errors=True)
+        self.stack = None
 
     def _object_exists(self, bucket: str, key: str) -> bool:
         return moto_seams.object_exists(self.account_id, bucket, key)
@@ -824,9 +874,13 @@ class EmbeddedAWS:
         history is saved to the state folder as it grows."""
         seen, next_history = 0, 0.0
         while True:
-            described = self.describe(execution_arn)
-            finished = described["status"] != "RUNNING"
+            # the interpreter's own record between history fetches: DescribeExecution through the API
+            # twenty times a second would take a tenth of a core from the run it watches
+            status = moto_seams.execution_status(self.account_id, self.region, execution_arn)
+            finished = status not in (None, "RUNNING")
             if finished or time.monotonic() >= next_history:
+                described = self.describe(execution_arn)
+                finished = described["status"] != "RUNNING"
                 events = self.history(execution_arn)
                 new_events, seen = events[seen:], len(events)
                 next_history = time.monotonic() + history_seconds

@@ -26,6 +26,7 @@ What the emulated CloudFormation cannot do as AWS does, and what is done instead
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import http.server
 import io
@@ -84,7 +85,14 @@ class DeployedStack:
 
 
 def load_template(path: Path) -> dict:
-    """A SAM/CloudFormation YAML or JSON template, short-form tags (!Ref, !Sub...) as long forms."""
+    """A SAM/CloudFormation YAML or JSON template, short-form tags (!Ref, !Sub...) as long forms (a
+    copy: the caller may change it)."""
+    status = Path(path).stat()
+    return copy.deepcopy(_parsed_template(str(Path(path).resolve()), status.st_mtime_ns, status.st_size))
+
+
+@functools.lru_cache(maxsize=8)
+def _parsed_template(path: str, mtime_ns: int, size: int) -> dict:
     from samtranslator.yaml_helper import yaml_parse
 
     template = yaml_parse(Path(path).read_text())
@@ -170,7 +178,7 @@ def package(template_path: Path, build_root: Path, artifacts_bucket: str, region
             copy_path.parent.mkdir(parents=True, exist_ok=True)
             copy_path.write_text(text)
             properties["DefinitionUri"] = upload(copy_path, copy_path.name)
-    translated = transform(template, region)
+    translated = _transform_cached(template, region, build_root)
     _inline_definitions(
         translated, {key: path for key, path in artifacts.items() if key.endswith(".asl.json")}
     )
@@ -204,6 +212,28 @@ def _build_layer(layer: LayerSource, folder: Path) -> None:
         [layer.content_dir / "requirements.txt"], [layer.content_dir / "requirements-nodeps.txt"]
     )
     (folder / "stepwise-layer.json").write_text(json.dumps({"installed": sorted(installed)}, indent=1))
+
+
+def _transform_cached(template: dict, region: str, build_root: Path) -> dict:
+    """`transform`, kept in `build_root` by the hash of its input (the translator's version included):
+    an unchanged template is not translated again (importing and running the translator takes about
+    0.4 s)."""
+    import importlib.metadata
+
+    version = importlib.metadata.version("aws-sam-translator")
+    key = hashlib.sha256(f"{version}/{region}/{json.dumps(template, sort_keys=True)}".encode()).hexdigest()
+    cached = build_root / f"transformed-{key[:24]}.json"
+    try:
+        return json.loads(cached.read_text())
+    except (OSError, ValueError):
+        pass
+    translated = transform(template, region)
+    for old in build_root.glob("transformed-*.json"):
+        old.unlink(missing_ok=True)
+    temporary = cached.with_suffix(".tmp")
+    temporary.write_text(json.dumps(translated))
+    os.replace(temporary, cached)
+    return translated
 
 
 def transform(template: dict, region: str) -> dict:

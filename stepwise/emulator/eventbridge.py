@@ -81,6 +81,7 @@ def s3_object_event(
         obj["version-id"] = version_id
     if deleted:
         obj.pop("size", None)
+        obj.pop("etag", None)
     detail = {
         "version": "0",
         "bucket": {"name": bucket},
@@ -151,8 +152,10 @@ class EventBridge:
         event = s3_object_event(
             bucket,
             key.name,
-            size=int(getattr(key, "size", 0) or 0),
-            etag=str(getattr(key, "etag", "")),
+            # a deleted object's bytes may be gone already (moto disposes of a deleted version's buffer);
+            # S3's Object Deleted event carries neither its size nor its ETag
+            size=0 if deleted else int(getattr(key, "size", 0) or 0),
+            etag="" if deleted else str(getattr(key, "etag", "")),
             version_id=getattr(key, "version_id", None),
             reason={"Put": "PutObject", "Post": "PostObject", "Copy": "CopyObject"}.get(reason, reason),
             account=self.account,

@@ -89,32 +89,59 @@ class FunctionPackage:
 def build_function(
     logical_id: str, source_dir: Path, handler: str, layers: list[LayerSource], build_root: Path
 ) -> FunctionPackage:
-    """Copy the function and its layers into `build_root` (replacing an earlier build)."""
+    """Copy the function and its layers into `build_root` (replacing an earlier build). A build whose
+    sources (the function's folder, its layers' folders, its handler and the distributions its
+    requirements resolve to) are those of the previous build is reused as it is."""
     code_dir, opt_dir = build_root / logical_id, build_root / f"{logical_id}.opt"
+    if not source_dir.is_dir():
+        raise FileNotFoundError(f"{logical_id}: CodeUri {source_dir} is not a folder")
+    requirement_files = [source_dir / "requirements.txt"]
+    nodeps_files: list[Path] = []
+    for layer in layers:
+        if layer.build_method:
+            requirement_files.append(layer.content_dir / "requirements.txt")
+            nodeps_files.append(layer.content_dir / "requirements-nodeps.txt")
+    distributions = requirement_closure(requirement_files, nodeps_files)
+    sources = tree_digest(
+        [source_dir, *(layer.content_dir for layer in layers)],
+        extra=[
+            handler,
+            *(f"{layer.logical_id}:{layer.build_method}" for layer in layers),
+            *sorted(distributions),
+        ],
+    )
+    manifest = build_root / f"{logical_id}.build.json"
+    try:
+        previous = json.loads(manifest.read_text())
+    except (OSError, ValueError):
+        previous = {}
+    if previous.get("sources") == sources and code_dir.is_dir() and opt_dir.is_dir():
+        return FunctionPackage(
+            logical_id=logical_id,
+            code_dir=code_dir,
+            opt_dir=opt_dir,
+            handler=handler,
+            allowed_modules=frozenset(previous["allowed"]),
+            digest=previous["digest"],
+        )
+    manifest.unlink(missing_ok=True)
     for folder in (code_dir, opt_dir):
         if folder.exists():
             shutil.rmtree(folder)
-    if not source_dir.is_dir():
-        raise FileNotFoundError(f"{logical_id}: CodeUri {source_dir} is not a folder")
     shutil.copytree(source_dir, code_dir, ignore=_IGNORED)
     opt_dir.mkdir(parents=True)
-    requirement_files = [source_dir / "requirements.txt"]
-    nodeps_files: list[Path] = []
     for layer in layers:
         if layer.build_method:  # built by sam: its code goes to python/, its packages are installed
             target = opt_dir / "python"
             for item in sorted(layer.content_dir.iterdir()):
                 if item.is_dir() and not item.name.startswith((".", "__")):
                     shutil.copytree(item, target / item.name, ignore=_IGNORED, dirs_exist_ok=True)
-            requirement_files.append(layer.content_dir / "requirements.txt")
-            nodeps_files.append(layer.content_dir / "requirements-nodeps.txt")
         else:
             shutil.copytree(layer.content_dir, opt_dir, ignore=_IGNORED, dirs_exist_ok=True)
     (opt_dir / "python").mkdir(exist_ok=True)
-    distributions = requirement_closure(requirement_files, nodeps_files)
     own = _top_level_names(code_dir) | _top_level_names(opt_dir / "python")
     allowed = frozenset(own | _modules_of(distributions) | RUNTIME_PROVIDED | set(sys.stdlib_module_names))
-    return FunctionPackage(
+    package = FunctionPackage(
         logical_id=logical_id,
         code_dir=code_dir,
         opt_dir=opt_dir,
@@ -122,6 +149,10 @@ def build_function(
         allowed_modules=allowed,
         digest=tree_digest([code_dir, opt_dir], extra=sorted(distributions)),
     )
+    manifest.write_text(
+        json.dumps({"sources": sources, "allowed": sorted(allowed), "digest": package.digest})
+    )
+    return package
 
 
 def tree_digest(folders: list[Path], extra: list[str] | None = None) -> str:
@@ -425,7 +456,14 @@ class FunctionRunner:
         execution environment of its own, as on Lambda, warm between its calls (module-level clients
         and caches persist) and cold in a new runner."""
         roots = _roots_of(function.package)
-        displaced = {name: module for name, module in sys.modules.items() if self._owner_root(module)}
+        # another function's modules, and any module of a name the package provides that this process
+        # imported from elsewhere (a test importing functions/shared): the package's own shadow them
+        provided = _provided_names(function.package)
+        displaced = {
+            name: module
+            for name, module in sys.modules.items()
+            if self._owner_root(module) or name.partition(".")[0] in provided
+        }
         for name in displaced:
             sys.modules.pop(name)
         sys.modules.update(self._modules.get(function.name, {}))
@@ -519,6 +557,11 @@ class FunctionRunner:
             self._local.sink = None
             if pending:
                 lines.append("".join(pending))
+
+
+def _provided_names(package: FunctionPackage) -> frozenset[str]:
+    """The top-level module names the package's folders provide (its code's and its layers')."""
+    return frozenset(name for folder in package.python_paths for name in _top_level_names(Path(folder)))
 
 
 def _roots_of(package: FunctionPackage) -> tuple[str, ...]:

@@ -36,7 +36,23 @@ EventBridge and S3
 SageMaker
 - endpoints run real model servers through the owner (create, update, describe, delete, invoke);
 - UpdateModelPackage merges CustomerMetadataProperties as AWS does (moto replaces them);
-- DeleteModelPackage and DeleteModelPackageGroup, which moto lacks.
+- DeleteModelPackage and DeleteModelPackageGroup, which moto lacks (a group that still holds packages
+  is a ConflictException, as on AWS).
+CloudWatch Logs
+- FilterLogEvents honours logStreamNamePrefix (moto answers every stream of the group);
+- every PutLogEvents, DeleteLogGroup and DeleteLogStream is journaled to the state folder, and the
+  journal is put back quietly on start (`put_log_events_quietly`).
+CloudFormation's DeleteStack
+- a stack whose bucket still holds objects ends DELETE_FAILED with S3's reason (moto would report
+  DELETE_COMPLETE and leave the bucket); the stack's Lambda layer versions are deleted (moto leaves
+  them); a deleted stack is reported to the owner (`stack_deleted`).
+Step Functions executions of earlier processes
+- `restore_execution` puts a finished execution back from the state folder (description and history),
+  so ListExecutions, DescribeExecution and GetExecutionHistory answer for it as AWS does.
+The embedded AWS over HTTP (stepwise/emulator/http_api.py)
+- `http_operation` finds a raw request's operation and parameters with moto's own router and parser
+  (for the request gate); `dispatch_http` hands the request to moto's dispatcher, the one that answers
+  the process's botocore clients, so an HTTP request reaches the same backends and seams.
 
 pyproject.toml pins moto's minor version; tests/unit/test_moto_seams.py fails when an upgrade moves
 any of these.
@@ -86,8 +102,15 @@ def _original(target: Any, name: str) -> Any:
 def moto_parts() -> types.SimpleNamespace:
     """moto's private modules and classes the seams patch or read."""
     from moto.cloudformation import custom_model, parsing
+    from moto.cloudformation import models as cloudformation_models
+    from moto.core import models as core_models
+    from moto.core import parse as core_parse
+    from moto.core import request as core_request
+    from moto.core import routing as core_routing
     from moto.core.common_models import CloudFormationModel
     from moto.events import models as events_models
+    from moto.logs import models as logs_models
+    from moto.logs import responses as logs_responses
     from moto.s3 import notifications as s3_notifications
     from moto.s3 import responses as s3_responses
     from moto.sagemaker import models as sagemaker_models
@@ -121,8 +144,32 @@ def moto_parts() -> types.SimpleNamespace:
         asl_parser=asl_parser,
         preprocessor=preprocessor,
         boto_client=boto_client,
+        cloudformation_models=cloudformation_models,
+        core_models=core_models,
+        core_parse=core_parse,
+        core_request=core_request,
+        core_routing=core_routing,
+        logs_models=logs_models,
+        logs_responses=logs_responses,
     )
     expected = [
+        (cloudformation_models.CloudFormationBackend, "delete_stack"),
+        (core_models, "botocore_stubber"),
+        (core_models.botocore_stubber, "process_request"),
+        (core_parse, "PROTOCOL_PARSERS"),
+        (core_request.Request, "from_primitives"),
+        (core_request, "determine_request_protocol"),
+        (core_routing, "get_service_router"),
+        (logs_models.LogsBackend, "put_log_events"),
+        (logs_models.LogsBackend, "filter_log_events"),
+        (logs_responses.LogsResponse, "filter_log_events"),
+        (logs_models.LogsBackend, "delete_log_group"),
+        (logs_models.LogsBackend, "delete_log_stream"),
+        (logs_models.LogsBackend, "ensure_log_group"),
+        (logs_models.LogGroup, "create_log_stream"),
+        (logs_models.LogStream, "put_log_events"),
+        (sagemaker_models.SageMakerModelBackend, "create_model_package"),
+        (sagemaker_models.SageMakerModelBackend, "describe_model_package_group"),
         (custom_model.CustomModel, "create_from_cloudformation_json"),
         (parsing, "generate_resource_name"),
         (parsing, "get_model_map"),
@@ -170,6 +217,9 @@ def install(aws: EmbeddedAWS) -> None:
     _install_cloudformation(moto)
     _install_events_and_s3(moto)
     _install_sagemaker(moto)
+    _install_model_package_deletes(moto)
+    _install_logs(moto)
+    _install_stack_deletion(moto)
 
 
 def uninstall(aws: EmbeddedAWS | None = None) -> None:
@@ -512,6 +562,15 @@ def _bucket_policy_model(moto: types.SimpleNamespace) -> type:
         def cloudformation_type() -> str:
             return "AWS::S3::BucketPolicy"
 
+        def delete(self, account_id: str, region_name: str) -> None:
+            """DeleteStack: the policy goes (moto calls this on a created resource's model)."""
+            import contextlib
+
+            from moto.s3.models import s3_backends
+
+            with contextlib.suppress(Exception):  # the bucket is gone already
+                s3_backends[account_id]["aws"].delete_bucket_policy(self.bucket)
+
         @staticmethod
         def cloudformation_name_type() -> str:
             return ""
@@ -555,12 +614,14 @@ def _bucket_policy_model(moto: types.SimpleNamespace) -> type:
         def delete_from_cloudformation_json(  # type: ignore[misc]
             cls, resource_name: str, cloudformation_json: dict, account_id: str, region_name: str
         ) -> None:
+            import contextlib
+
             from moto.s3.models import s3_backends
 
             bucket = cloudformation_json["Properties"]["Bucket"]
-            name = bucket if isinstance(bucket, str) else bucket.name
-            import contextlib
-
+            name = bucket if isinstance(bucket, str) else getattr(bucket, "name", None)
+            if name is None:  # an unresolved Ref: the model's delete() has done it
+                return
             with contextlib.suppress(Exception):  # the bucket is gone already
                 s3_backends[account_id]["aws"].delete_bucket_policy(name)
 
@@ -610,7 +671,14 @@ def _install_events_and_s3(moto: types.SimpleNamespace) -> None:
 
     def backend_delete_object(self: Any, bucket_name: str, key_name: str, *args: Any, **kwargs: Any) -> Any:
         result = original_backend_delete(self, bucket_name, key_name, *args, **kwargs)
-        owner().journal_object(bucket_name, key_name, deleted=True)
+        # a versioned bucket: deleting one version (or adding a delete marker) leaves the key's current
+        # version, if any, as what a GET returns: that is what the journal must say
+        bucket = self.buckets.get(bucket_name)
+        current = bucket.keys.get(key_name) if bucket is not None else None
+        if current is not None and hasattr(current, "value"):
+            owner().journal_object(bucket_name, current)
+        else:
+            owner().journal_object(bucket_name, key_name, deleted=True)
         return result
 
     _patch(S3Backend, "put_object", backend_put_object)
@@ -909,6 +977,18 @@ def set_endpoint_serving(backend: Any, endpoint: Any, config_name: str) -> None:
     endpoint.last_modified_time = utcnow()
 
 
+def execution_status(account_id: str, region: str, execution_arn: str) -> str | None:
+    """The status moto's interpreter holds for an execution (RUNNING, SUCCEEDED...), None when it
+    knows no such execution: a cheap look, without DescribeExecution's serialization."""
+    from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+
+    backend = stepfunctions_parser_backends[account_id][region]
+    for execution in backend._get_executions():
+        if execution.exec_arn == execution_arn:
+            return getattr(execution.exec_status, "value", None) or "RUNNING"
+    return None
+
+
 def set_endpoint_deploying(endpoint: Any, config_name: str, *, updating: bool) -> None:
     """Mark `endpoint` Creating, or Updating towards `config_name`, as CreateEndpoint/UpdateEndpoint do."""
     from moto.core.utils import utcnow
@@ -1033,6 +1113,314 @@ def restore_endpoint(account_id: str, region: str, request: dict) -> None:
         endpoint = _original(type(backend), "create_endpoint")(backend, name, config, request.get("Tags", []))
     if config in backend.endpoint_configs:
         set_endpoint_serving(backend, endpoint, config)
+
+
+# ------------------------------------------------------------------------------------------------
+# SageMaker: DeleteModelPackage, DeleteModelPackageGroup
+# ------------------------------------------------------------------------------------------------
+def _install_model_package_deletes(moto: types.SimpleNamespace) -> None:
+    """The two calls moto 5.2 lacks, with AWS's answers: an unknown package or group is a
+    ValidationException, a group that still holds packages a ConflictException. moto numbers a new
+    version by counting the group's packages: Stepwise deletes packages only to delete their group."""
+    from moto.core.responses import EmptyResult
+    from moto.sagemaker.exceptions import ConflictException
+
+    backend = moto.sagemaker_models.SageMakerModelBackend
+    responses = moto.sagemaker_responses.SageMakerResponse
+
+    def delete_model_package(self: Any, model_package_name: str) -> None:
+        key = self.model_package_name_mapping.get(model_package_name, model_package_name)
+        package = self.model_packages.get(key)
+        if package is None:
+            raise _validation_error(f"ModelPackage {model_package_name} does not exist.")
+        del self.model_packages[key]
+        for name, target in list(self.model_package_name_mapping.items()):
+            if target == key:
+                del self.model_package_name_mapping[name]
+
+    def delete_model_package_group(self: Any, model_package_group_name: str) -> None:
+        name = model_package_group_name.rsplit("/", 1)[-1]
+        group = self.describe_model_package_group(name)  # ValidationError when it does not exist
+        if any(p.model_package_group_name == name for p in self.model_packages.values()):
+            raise ConflictException(
+                f"Model Package Group {group.arn} still contains model packages: delete them first."
+            )
+        del self.model_package_groups[name]
+
+    def delete_model_package_response(self: Any) -> Any:
+        self.sagemaker_backend.delete_model_package(self._get_param("ModelPackageName"))
+        return EmptyResult()
+
+    def delete_model_package_group_response(self: Any) -> Any:
+        self.sagemaker_backend.delete_model_package_group(self._get_param("ModelPackageGroupName"))
+        return EmptyResult()
+
+    _patch(backend, "delete_model_package", delete_model_package)
+    _patch(backend, "delete_model_package_group", delete_model_package_group)
+    _patch(responses, "delete_model_package", delete_model_package_response)
+    _patch(responses, "delete_model_package_group", delete_model_package_group_response)
+
+
+# ------------------------------------------------------------------------------------------------
+# CloudWatch Logs: journaled, restored
+# ------------------------------------------------------------------------------------------------
+def _install_logs(moto: types.SimpleNamespace) -> None:
+    backend = moto.logs_models.LogsBackend
+    original_put = backend.put_log_events
+    original_delete_group = backend.delete_log_group
+    original_delete_stream = backend.delete_log_stream
+
+    def put_log_events(self: Any, log_group_name: str, log_stream_name: str, log_events: list) -> Any:
+        result = original_put(self, log_group_name, log_stream_name, log_events)
+        owner().journal_logs(
+            log_group_name, log_stream_name, [(e["timestamp"], e["message"]) for e in log_events]
+        )
+        return result
+
+    def delete_log_group(self: Any, log_group_name: str) -> None:
+        original_delete_group(self, log_group_name)
+        owner().journal_logs_deleted(log_group_name, None)
+
+    def delete_log_stream(self: Any, log_group_name: str, log_stream_name: str) -> None:
+        original_delete_stream(self, log_group_name, log_stream_name)
+        owner().journal_logs_deleted(log_group_name, log_stream_name)
+
+    _patch(backend, "put_log_events", put_log_events)
+    _patch(backend, "delete_log_group", delete_log_group)
+    _patch(backend, "delete_log_stream", delete_log_stream)
+
+    def filter_log_events_response(self: Any) -> str:
+        """FilterLogEvents with logStreamNamePrefix, which moto ignores (it answers every stream)."""
+        group_name = self._get_param("logGroupName")
+        names = self._get_param("logStreamNames", [])
+        prefix = self._get_param("logStreamNamePrefix")
+        if prefix and not names:
+            group = self.logs_backend.groups.get(group_name)
+            names = [name for name in (group.streams if group else {}) if name.startswith(prefix)]
+            if not names:
+                return json.dumps({"events": [], "searchedLogStreams": []})
+        events, next_token, searched = self.logs_backend.filter_log_events(
+            group_name,
+            names,
+            self._get_param("startTime"),
+            self._get_param("endTime"),
+            self._get_param("limit"),
+            self._get_param("nextToken"),
+            self._get_param("filterPattern"),
+            self._get_param("interleaved", False),
+        )
+        return json.dumps({"events": events, "nextToken": next_token, "searchedLogStreams": searched})
+
+    _patch(moto.logs_responses.LogsResponse, "filter_log_events", filter_log_events_response)
+
+
+def put_log_events_quietly(account_id: str, region: str, group: str, stream: str, events: list) -> None:
+    """Put log events back as they were (`(timestamp, message)`, any age: CloudWatch Logs' PutLogEvents
+    refuses events older than 14 days), without journaling them again."""
+    from moto.logs.models import logs_backends
+
+    backend = logs_backends[account_id][region]
+    backend.ensure_log_group(group)
+    log_group = backend.groups[group]
+    if stream not in log_group.streams:
+        log_group.create_log_stream(stream)
+    log_group.streams[stream].put_log_events(
+        [{"timestamp": timestamp, "message": message} for timestamp, message in events]
+    )
+
+
+# ------------------------------------------------------------------------------------------------
+# CloudFormation: DeleteStack
+# ------------------------------------------------------------------------------------------------
+def _install_stack_deletion(moto: types.SimpleNamespace) -> None:
+    backend = moto.cloudformation_models.CloudFormationBackend
+    original_delete = backend.delete_stack
+
+    def delete_stack(self: Any, name_or_stack_id: str) -> None:
+        stack = next((s for s in self.stacks.values() if name_or_stack_id in (s.name, s.stack_id)), None)
+        if stack is None:
+            return original_delete(self, name_or_stack_id)
+        not_empty = [name for name in _stack_buckets(stack) if _bucket_holds_versions(self.account_id, name)]
+        if not_empty:  # AWS deletes what it can and fails on the bucket; the stack stays
+            stack.status = "DELETE_FAILED"
+            stack.status_reason = (
+                f"The following resource(s) failed to delete: [{', '.join(not_empty)}]. The bucket you "
+                "tried to delete is not empty. You must delete all versions in the bucket."
+            )
+            return None
+        layers = [r for r in stack.resource_map.values() if type(r).__name__ == "LayerVersion"]
+        original_delete(self, stack.stack_id)  # by id: moto's delete by name calls itself by id
+        _delete_layer_versions(self.account_id, self.region_name, layers)
+        aws = _OWNER
+        if aws is not None:
+            aws.stack_deleted(stack.name)
+        return None
+
+    _patch(backend, "delete_stack", delete_stack)
+
+
+def _delete_layer_versions(account_id: str, region: str, layers: list) -> None:
+    """moto's DeleteStack leaves AWS::Lambda::LayerVersion resources; CloudFormation deletes them."""
+    import contextlib
+
+    from moto.awslambda.utils import get_backend  # moto's Lambda without Docker is another backend
+
+    backend = get_backend(account_id, region)
+    for layer in layers:
+        with contextlib.suppress(Exception):  # deleted already
+            backend.delete_layer_version(layer.name, str(layer.version))
+
+
+def _stack_buckets(stack: Any) -> list[str]:
+    buckets = []
+    for resource in stack.resource_map.values():
+        if type(resource).__name__ == "FakeBucket":
+            buckets.append(resource.name)
+    return buckets
+
+
+def _bucket_holds_versions(account_id: str, name: str) -> bool:
+    from moto.s3.models import s3_backends
+
+    bucket = s3_backends[account_id]["aws"].buckets.get(name)
+    return bucket is not None and bool(list(bucket.keys.iterlists()))
+
+
+# ------------------------------------------------------------------------------------------------
+# Step Functions: executions of earlier processes
+# ------------------------------------------------------------------------------------------------
+class RestoredExecution:
+    """A finished execution put back from the state folder: what moto's Step Functions API reads of an
+    execution (ListExecutions, DescribeExecution, GetExecutionHistory), from the stored description;
+    the history is read from the store when asked for."""
+
+    def __init__(self, described: dict, history: Any) -> None:
+        from datetime import datetime
+
+        def when(value: Any) -> Any:
+            return datetime.fromisoformat(value) if isinstance(value, str) else value
+
+        self.name = described["name"]
+        self.execution_arn = self.exec_arn = described["executionArn"]
+        self.state_machine_arn = described["stateMachineArn"]
+        self.start_date = when(described["startDate"])
+        self.stop_date = when(described.get("stopDate"))
+        status = described["status"]
+        self.exec_status = status
+        self.status = status if status != "RUNNING" else "ABORTED"  # its process ended
+        if self.stop_date is None and self.status != "RUNNING":
+            self.stop_date = self.start_date
+        self.execution_input = described.get("input", "{}")
+        self.output = described.get("output")
+        self.output_details = described.get("outputDetails") or {"included": True}
+        self.error = described.get("error")
+        self.cause = described.get("cause")
+        if status == "RUNNING":
+            self.error, self.cause = "States.Runtime", "The stepwise process that ran this execution ended."
+        self._history = history
+
+    def to_history_output(self) -> dict:
+        from datetime import datetime
+
+        events = []
+        for event in self._history():
+            event = dict(event)
+            if isinstance(event.get("timestamp"), str):
+                event["timestamp"] = datetime.fromisoformat(event["timestamp"])
+            events.append(event)
+        return {"events": events}
+
+    def get_execution_history(self, role_arn: str) -> list:
+        return self.to_history_output()["events"]
+
+    def stop(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+def restore_execution(account_id: str, region: str, described: dict, history: Any) -> bool:
+    """Put a stored execution back into its state machine (when that exists and lacks it)."""
+    from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+
+    backend = stepfunctions_parser_backends[account_id][region]
+    machine = next((m for m in backend.state_machines if m.arn == described["stateMachineArn"]), None)
+    if machine is None or any(e.execution_arn == described["executionArn"] for e in machine.executions):
+        return False
+    machine.executions.append(RestoredExecution(described, history))
+    return True
+
+
+def delete_endpoint_quietly(account_id: str, region: str, name: str) -> None:
+    """DeleteEndpoint replayed: moto's record goes, whatever serves now stays (a later CreateEndpoint
+    of the same name, replayed after it, is what serves)."""
+    backend = sagemaker_backend(account_id, region)
+    if name in backend.endpoints:
+        _original(type(backend), "delete_endpoint")(backend, name)
+
+
+def sagemaker_resources_left(account_id: str, region: str) -> list[str]:
+    """What the emulated SageMaker still holds of what the journal rebuilds (names), [] when nothing."""
+    backend = sagemaker_backend(account_id, region)
+    return [
+        *backend.model_package_groups,
+        *backend.model_packages,
+        *backend._models,
+        *backend.endpoint_configs,
+        *backend.endpoints,
+    ]
+
+
+def invoke_endpoint(
+    account_id: str, region: str, name: str, body: bytes, content_type: Any, accept: Any
+) -> Any:
+    """InvokeEndpoint as the emulated SageMaker runtime answers it: (status, headers, body)."""
+    backend = sagemaker_backend(account_id, region)
+    return owner().endpoints.invoke(
+        backend.endpoints.get(name), name, body, content_type, accept, account=account_id
+    )
+
+
+# ------------------------------------------------------------------------------------------------
+# Requests arriving over HTTP
+# ------------------------------------------------------------------------------------------------
+def http_operation(
+    service: str, method: str, url: str, headers: dict[str, str], body: bytes
+) -> tuple[str, dict] | None:
+    """(operation name, parameters as a botocore client passes them) of a raw request to `service`
+    (a botocore service name), found by moto's router and parser; None when moto cannot tell."""
+    from moto.core.parse import PROTOCOL_PARSERS
+    from moto.core.request import Request, determine_request_protocol
+    from moto.core.routing import get_service_router
+    from moto.core.utils import get_service_model
+
+    try:
+        request = Request.from_primitives(method, url, headers, body)
+        service_model = get_service_model(service)
+        operation, uri_params = get_service_router(service).match(request)
+        protocol = determine_request_protocol(service_model, request.content_type)
+        parser = PROTOCOL_PARSERS[protocol](service_model.operation_model(operation.name))
+        params = parser.parse(
+            {
+                "method": request.method,
+                "values": request.values,
+                "headers": request.headers,
+                "body": request.data,
+                "url_path": request.path,
+                "url_params": uri_params,
+            }
+        )
+    except Exception:  # noqa: BLE001 (a request moto cannot route: moto answers it as it can)
+        return None
+    return str(operation.name), dict(params)
+
+
+def dispatch_http(method: str, url: str, headers: dict[str, str], body: bytes) -> Any:
+    """A raw request (its URL on AWS's domain) answered by moto's dispatcher, the one the process's
+    botocore clients reach: (status, headers, body), or None when no service matches."""
+    from botocore.awsrequest import AWSPreparedRequest
+    from moto.core.models import botocore_stubber
+
+    request = AWSPreparedRequest(method=method, url=url, headers=headers, body=body, stream_output=False)
+    return botocore_stubber.process_request(request)
 
 
 # ------------------------------------------------------------------------------------------------

@@ -227,6 +227,9 @@ class Store:
             for b, k, blob, size, etag, ct, meta in rows
         ]
 
+    def object_buckets(self) -> list[str]:
+        return [bucket for (bucket,) in self._read("SELECT DISTINCT bucket FROM objects ORDER BY bucket")]
+
     def read_object(self, bucket: str, key: str) -> bytes | None:
         rows = self._read(
             "SELECT blob, deleted FROM objects WHERE bucket = ? AND key = ? ORDER BY seq DESC LIMIT 1",
@@ -295,6 +298,11 @@ class Store:
                 ("ABORTED", stopped, json.dumps(described), name),
             )
 
+    def execution_events(self, name: str) -> list[dict]:
+        """The stored history of one execution ([] when unknown)."""
+        rows = self._read("SELECT events FROM executions WHERE name = ?", (name,))
+        return json.loads(rows[0][0]) if rows else []
+
     def executions(self) -> list[dict]:
         """Every saved execution record {execution, events, summary, parameters}, oldest first."""
         rows = self._read(
@@ -333,6 +341,42 @@ class Store:
                 stream_prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
             )
         return self._read(sql + " ORDER BY seq", tuple(parameters))
+
+    def log_groups(self) -> list[str]:
+        return [group for (group,) in self._read("SELECT DISTINCT log_group FROM logs ORDER BY log_group")]
+
+    def delete_logs(self, log_group: str, stream: str | None = None) -> None:
+        """A log group (or one stream of it) deleted: its events go."""
+        with self._write() as db:
+            if stream is None:
+                db.execute("DELETE FROM logs WHERE log_group = ?", (log_group,))
+            else:
+                db.execute("DELETE FROM logs WHERE log_group = ? AND stream = ?", (log_group, stream))
+
+    # ---------------------------------------------------------------- a deleted stack
+    def forget_stack(self, *, buckets: list[str], log_groups: list[str], keep_calls: bool) -> None:
+        """After DeleteStack: the folder records no stack (the next `stepwise run` creates one afresh),
+        no executions (their state machine is gone), nothing of the deleted `buckets` and `log_groups`,
+        and, unless `keep_calls` (SageMaker still holds something the journal rebuilds), no SageMaker
+        journal or registry. Blobs no row names any more are removed."""
+        with self._write() as db:
+            db.execute("DELETE FROM meta WHERE key IN ('stack', 'registry', 'deployed-endpoints')")
+            db.execute("DELETE FROM executions")
+            db.executemany("DELETE FROM objects WHERE bucket = ?", [(b,) for b in buckets])
+            db.executemany("DELETE FROM logs WHERE log_group = ?", [(g,) for g in log_groups])
+            if not keep_calls:
+                db.execute("DELETE FROM calls WHERE service = 'sagemaker'")
+        self.collect_blobs()
+
+    def collect_blobs(self) -> int:
+        """Remove blob files that no row of `objects` names; how many were removed."""
+        named = {row[0] for row in self._read("SELECT DISTINCT blob FROM objects WHERE blob IS NOT NULL")}
+        removed = 0
+        for path in (self.root / BLOBS).glob("*/*"):
+            if path.is_file() and path.name not in named and not path.name.endswith(".tmp"):
+                path.unlink(missing_ok=True)
+                removed += 1
+        return removed
 
 
 def _state_error(path: Path, error: sqlite3.DatabaseError) -> StateError:

@@ -20,7 +20,9 @@ def cli_env() -> dict[str, str]:
 def summary_of(result: subprocess.CompletedProcess) -> dict:
     """The --json summary a `stepwise run` printed."""
     assert result.stdout.strip(), f"no summary on stdout; stderr:\n{result.stderr[-3000:]}"
-    return json.loads(result.stdout)
+    summary = json.loads(result.stdout)
+    assert summary.get("schema") == "stepwise.summary/1", "the summary names its schema (docs/json.md)"
+    return summary
 
 
 # ---------------------------------------------------------------- what a state folder holds

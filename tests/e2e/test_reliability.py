@@ -222,6 +222,7 @@ def test_approve_after_a_restart_deploys_and_a_version_can_be_deployed_again(ste
     approved = stepwise("approve", "2", "--state-dir", str(state), "--json")
     assert approved.returncode == 0, summary_of(approved).get("failure")
     assert summary_of(approved)["endpoint"]["status"] == "InService"
+    assert summary_of(approved)["metrics"]["auc"] > 0, "an approval run shows the approved version's metrics"
     assert _assert_consistent(stepwise, state)["version"] == 2
 
     back = stepwise("deploy", "1", "--state-dir", str(state), "--json")

@@ -1,11 +1,11 @@
-"""`stepwise serve` and `stepwise invoke` (stepwise/console/serving.py) on the endpoints a local run
-recorded in the state folder, without the embedded AWS."""
+"""`stepwise invoke` (stepwise/console/serving.py) on the endpoint a local run recorded in the state
+folder, without the embedded AWS; and `stepwise serve`, the folder's embedded AWS and endpoints on one
+port, which invoke goes through when it runs."""
 
 from __future__ import annotations
 
 import http.client
 import json
-import shutil
 import subprocess
 import sys
 import time
@@ -14,7 +14,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 import xgboost as xgb
-from xgb_models import REPO, deploy_endpoint, sample_rows, stepwise_serve, to_csv, train_booster
+from xgb_models import (
+    REPO,
+    deploy_endpoint,
+    deploy_in_stack,
+    sample_rows,
+    served_clients,
+    stack_with_endpoint,
+    stepwise_serve,
+    to_csv,
+    train_booster,
+)
 
 from stepwise.cli import main
 from stepwise.console import serving
@@ -76,8 +86,9 @@ def test_invoke_says_what_is_wrong(state_dir, tmp_path, capsys) -> None:
     assert "no rows in" in capsys.readouterr().err
 
 
-def test_serve_answers_boto3_and_invoke_uses_it(state_dir, booster, tmp_path) -> None:
-    state_dir = Path(shutil.copytree(state_dir, tmp_path / ".stepwise"))  # this test deploys again
+def test_serve_answers_boto3_and_invoke_uses_it(booster, tmp_path) -> None:
+    state_dir = tmp_path / ".stepwise"
+    stack_with_endpoint(state_dir, booster, "model-v1")
     port = free_port()
     with stepwise_serve(state_dir, port):
         rows = sample_rows(4, seed=12)
@@ -110,24 +121,33 @@ def test_serve_answers_boto3_and_invoke_uses_it(state_dir, booster, tmp_path) ->
         assert time.monotonic() - started < 60
         assert len(model_servers_of(state_dir)) == 1  # invoke started none of its own
 
-        # a later run deploys another model: serve swaps it in
+        # another model deployed through the served API (as a run's Deploy does): blue/green, swapped in
         second = train_booster(seed=9, rounds=4)
-        deploy_endpoint(state_dir, second, "model-v2")
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            answer = client.invoke_endpoint(EndpointName="fraud", ContentType="text/csv", Body=to_csv(rows))
-            served = np.array(answer["Body"].read().split(b","), dtype=np.float32)
-            if np.array_equal(served, second.predict(xgb.DMatrix(rows))):
-                break
-            time.sleep(0.2)
-        else:
-            raise AssertionError("serve still answers with the first model")
+        served, outputs = served_clients(port)
+        assert deploy_in_stack(served, outputs, second, "model-v2") == "InService"
+        answer = client.invoke_endpoint(EndpointName="fraud", ContentType="text/csv", Body=to_csv(rows))
+        served_now = np.array(answer["Body"].read().split(b","), dtype=np.float32)
+        np.testing.assert_array_equal(served_now, second.predict(xgb.DMatrix(rows)))
         assert len(model_servers_of(state_dir)) == 1  # the first model's server was stopped
     assert not (state_dir / "endpoints" / serving.GATEWAY_FILE).exists()
     assert model_servers_of(state_dir) == []  # serve stopped its model servers too
     assert serving.running_gateway(state_dir, "fraud") is None
+    # what serve changed was saved: the next process serves the second model
+    invoked = subprocess.run(
+        [sys.executable, "-m", "stepwise.cli", "invoke", "-", "--state-dir", str(state_dir)],
+        input=to_csv(rows),
+        capture_output=True,
+        timeout=120,
+        cwd=REPO,
+    )
+    assert invoked.returncode == 0, invoked.stderr
+    np.testing.assert_array_equal(
+        np.array(invoked.stdout.split(), dtype=np.float32), second.predict(xgb.DMatrix(rows))
+    )
 
 
 def test_serve_refuses_what_it_cannot_serve(state_dir, tmp_path, capsys) -> None:
-    assert main(["serve", "--endpoint", "nope", "--state-dir", str(state_dir)]) == 2
-    assert "no endpoint nope in" in capsys.readouterr().err
+    assert main(["serve", "--state-dir", str(tmp_path / "empty")]) == 2
+    assert "no local stack in" in capsys.readouterr().err
+    assert main(["serve", "--state-dir", str(state_dir)]) == 2  # endpoints recorded, but no stack
+    assert "no local stack in" in capsys.readouterr().err

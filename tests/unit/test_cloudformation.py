@@ -105,3 +105,44 @@ def test_the_template_is_read_with_cloudformations_short_tags(tmp_path: Path) ->
     (tmp_path / "not-a-template.yaml").write_text("just: text\n")
     with pytest.raises(cloudformation.DeployError, match="is not a CloudFormation/SAM template"):
         cloudformation.load_template(tmp_path / "not-a-template.yaml")
+
+
+def test_an_unchanged_project_is_neither_built_nor_translated_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The second `stepwise` command on a state folder reuses the build and the SAM transform; a change
+    to a function's code rebuilds that function, and a template change is translated again."""
+    import shutil
+
+    project = tmp_path / "project"
+    project.mkdir()
+    for name in ("template.yaml", "statemachine", "functions", "processing"):
+        source = REPO / name
+        if source.is_dir():
+            shutil.copytree(source, project / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(source, project / name)
+    build = tmp_path / "build"
+    first = cloudformation.package(project / "template.yaml", build, "artifacts", "us-east-1")
+
+    translations = []
+    original = cloudformation.transform
+    monkeypatch.setattr(cloudformation, "transform", lambda *args: translations.append(1) or original(*args))
+    gate = build / "functions" / "QualityGateFunction" / "app.py"
+    copied_at = gate.stat().st_mtime_ns
+    again = cloudformation.package(project / "template.yaml", build, "artifacts", "us-east-1")
+    assert again.digest == first.digest and translations == []
+    assert gate.stat().st_mtime_ns == copied_at, "an unchanged function was copied again"
+
+    source = project / "functions" / "quality_gate" / "app.py"
+    source.write_text(source.read_text() + "\n# changed\n")
+    changed = cloudformation.package(project / "template.yaml", build, "artifacts", "us-east-1")
+    assert changed.functions["QualityGateFunction"].digest != first.functions["QualityGateFunction"].digest
+    assert gate.read_text().endswith("# changed\n")
+    assert changed.functions["ClaimRunFunction"].digest == first.functions["ClaimRunFunction"].digest
+    assert changed.digest != first.digest and translations == [1], "a new CodeUri changes the template"
+
+    template = project / "template.yaml"
+    template.write_text(template.read_text().replace("Default: 0.7", "Default: 0.75", 1))
+    cloudformation.package(template, build, "artifacts", "us-east-1")
+    assert translations == [1, 1]

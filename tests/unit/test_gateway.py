@@ -15,16 +15,7 @@ import pytest
 import xgboost as xgb
 from botocore.exceptions import ClientError
 from http_probes import burst, check_stalled_clients_are_closed, chunked, exchange, post
-from xgb_models import (
-    BUCKET,
-    deploy_config,
-    model_tar_gz,
-    sample_rows,
-    stepwise_serve,
-    to_csv,
-    train_booster,
-    wait_while,
-)
+from xgb_models import sample_rows, stack_with_endpoint, stepwise_serve, to_csv, train_booster
 
 from stepwise.console.serving import runtime_client
 from stepwise.emulator.sagemaker import runtime
@@ -187,39 +178,36 @@ def booster() -> xgb.Booster:
 
 @pytest.fixture(scope="module")
 def deployed(booster, tmp_path_factory: pytest.TempPathFactory):
-    """Endpoint `fraud` deployed on a bare embedded AWS (a real model server), and `stepwise serve` on
-    its state folder: (the gateway's port, the embedded AWS)."""
-    from stepwise.emulator.aws import EmbeddedAWS
-
+    """Endpoint `fraud` of a local stack (a real model server), and `stepwise serve` on its state folder:
+    the port, which answers the runtime's routes and the SageMaker runtime API."""
     state = tmp_path_factory.mktemp("state") / ".stepwise"
-    with EmbeddedAWS(state, with_stack=False, enforce_iam=False) as aws:
-        aws.client("s3").create_bucket(Bucket=BUCKET)
-        sagemaker = aws.client("sagemaker")
-        config = deploy_config(sagemaker, "gateway-v1", model_tar_gz(booster))
-        sagemaker.create_endpoint(EndpointName="fraud", EndpointConfigName=config)
-        assert wait_while(sagemaker, "fraud", "Creating")["EndpointStatus"] == "InService"
-        port = free_port()
-        with stepwise_serve(state, port):
-            yield port, aws
+    stack_with_endpoint(state, booster, "gateway-v1")
+    port = free_port()
+    with stepwise_serve(state, port):
+        yield port
 
 
-def test_payload_over_6_mb_gets_413_through_the_gateway_and_through_moto(deployed, booster) -> None:
-    port, aws = deployed
+def test_payload_over_6_mb_gets_413_through_the_runtime_route_and_the_api(deployed, booster) -> None:
+    """The same answer on the runtime's own route (no signature, as a container's client sends it) and
+    through botocore's signed InvokeEndpoint."""
+    port = deployed
     body = ROW * (LIMIT // len(ROW) + 1)
-    for client in (runtime_client(port), aws.client("sagemaker-runtime")):
-        with pytest.raises(ClientError) as caught:
-            client.invoke_endpoint(EndpointName="fraud", ContentType="text/csv", Body=body)
-        assert caught.value.response["Error"]["Code"] == "413"
-        assert caught.value.response["Error"]["Message"] == "HTTP content length exceeded 6291456 bytes."
-        rows = sample_rows(3, seed=5)
-        answer = client.invoke_endpoint(EndpointName="fraud", ContentType="text/csv", Body=to_csv(rows))
-        served = np.array(answer["Body"].read().split(b","), dtype=np.float32)
-        np.testing.assert_array_equal(served, booster.predict(xgb.DMatrix(rows)))
+    unsigned = exchange(port, post("/endpoints/fraud/invocations", body), then_close=True)
+    assert unsigned.status == 413 and b"HTTP content length exceeded 6291456 bytes." in unsigned.body
+    client = runtime_client(port)
+    with pytest.raises(ClientError) as caught:
+        client.invoke_endpoint(EndpointName="fraud", ContentType="text/csv", Body=body)
+    assert caught.value.response["Error"]["Code"] == "413"
+    assert caught.value.response["Error"]["Message"] == "HTTP content length exceeded 6291456 bytes."
+    rows = sample_rows(3, seed=5)
+    answer = client.invoke_endpoint(EndpointName="fraud", ContentType="text/csv", Body=to_csv(rows))
+    served = np.array(answer["Body"].read().split(b","), dtype=np.float32)
+    np.testing.assert_array_equal(served, booster.predict(xgb.DMatrix(rows)))
 
 
 def test_2000_new_connections_over_20_threads_get_no_reset(deployed) -> None:
-    """Each request on a new connection to the gateway, which forwards it to the model server."""
-    port, _ = deployed
+    """Each request on a new connection to the served port, which forwards it to the model server."""
+    port = deployed
     outcomes, latencies = burst(port, "/endpoints/fraud/invocations", to_csv(sample_rows(1)), requests=2000)
     assert outcomes == {200: 2000}
     assert latencies[int(0.99 * len(latencies))] < 0.9  # no SYN retransmit (1 s): none was dropped

@@ -37,10 +37,13 @@ def test_the_consoles_read_commands_do_not_import_moto(tmp_path: Path) -> None:
     }
     store.save_execution(execution, [{"type": "ExecutionStarted", "timestamp": execution["startDate"]}])
     store.put("registry", [])
+    store.put(
+        "stack", {"name": "stepwise", "parameters": {"GateThreshold": "0.7"}, "outputs": {}, "resources": {}}
+    )
     store.close()
     code = (
         "from stepwise.cli import main\n"
-        f"for command in (['runs'], ['show', 'last'], ['logs', 'last'], ['registry']):\n"
+        f"for command in (['runs'], ['show', 'last'], ['logs', 'last'], ['registry'], ['status']):\n"
         f"    assert main([*command, '--state-dir', {str(tmp_path / 'state')!r}]) == 0, command\n"
     ) + _loaded(("moto", *CONTAINER_LIBRARIES))
     finished = _python(code)

@@ -83,6 +83,27 @@ def test_the_originals_the_seams_call_take_the_arguments_they_pass() -> None:
         ],
         moto.boto_client.boto_client_for: ["region", "service", "state_credentials"],
     }
+    logs = moto.logs_models.LogsBackend
+    expected.update(
+        {
+            logs.put_log_events: ["self", "log_group_name", "log_stream_name", "log_events"],
+            logs.delete_log_group: ["self", "log_group_name"],
+            logs.delete_log_stream: ["self", "log_group_name", "log_stream_name"],
+            logs.filter_log_events: [
+                "self",
+                "log_group_name",
+                "log_stream_names",
+                "start_time",
+                "end_time",
+                "limit",
+                "next_token",
+                "filter_pattern",
+                "interleaved",
+            ],
+            moto.cloudformation_models.CloudFormationBackend.delete_stack: ["self", "name_or_stack_id"],
+            moto.core_request.Request.from_primitives: ["method", "url", "headers", "body"],
+        }
+    )
     for function, names in expected.items():
         assert _parameters(function)[: len(names)] == names, function.__qualname__
     assert _parameters(S3Backend.put_object)[:4] == ["self", "bucket_name", "key_name", "value"]
@@ -190,6 +211,9 @@ def test_the_seams_route_every_integration_locally_and_uninstall_gives_moto_back
         started = time.monotonic()
         described = aws.wait(arn)
         events = aws.history(arn)
+        # what `wait` polls: the interpreter's own record of the execution
+        assert moto_seams.execution_status(aws.account_id, aws.region, arn) == "SUCCEEDED"
+        assert moto_seams.execution_status(aws.account_id, aws.region, arn + "-unknown") is None
 
     assert described["status"] == "SUCCEEDED", events[-1]
     assert time.monotonic() - started < 20, "the hour-long Wait is scaled to 0"
@@ -295,3 +319,114 @@ def test_event_pattern_matches_with_moto_eventbridges_matcher() -> None:
     assert not moto_seams.event_pattern_matches(pattern, {**event, "detail": {"object": {"key": "runs/x"}}})
     with pytest.raises(InvalidEventPatternException):
         moto_seams.event_pattern_matches({"source": "aws.s3"}, event)  # values must be lists
+
+
+# ------------------------------------------------------------------------------------------------
+# Deletes, logs, executions and DeleteStack, across a restart of the embedded AWS
+# ------------------------------------------------------------------------------------------------
+PACKAGE = {
+    "InferenceSpecification": {
+        "Containers": [{"Image": "xgboost:1.7-1", "ModelDataUrl": "s3://b/runs/r1/model.tar.gz"}],
+        "SupportedContentTypes": ["text/csv"],
+        "SupportedResponseMIMETypes": ["text/csv"],
+    }
+}
+
+
+def test_deletes_logs_and_executions_survive_a_restart_and_delete_stack_forgets_the_stack(
+    tmp_path: Path,
+) -> None:
+    """DeleteModelPackage(Group) as AWS answers them; CloudWatch Logs (FilterLogEvents by stream prefix)
+    and executions come back in the next process; DeleteStack fails on a bucket that holds versions,
+    then deletes the stack with its layers, and the state folder forgets it."""
+    from stepwise.emulator.aws import EmbeddedAWS
+
+    state = tmp_path / "state"
+    with EmbeddedAWS(state) as aws:
+        sagemaker, logs, sfn = aws.client("sagemaker"), aws.client("logs"), aws.client("stepfunctions")
+        sagemaker.create_model_package_group(ModelPackageGroupName="fraud")
+        first = sagemaker.create_model_package(ModelPackageGroupName="fraud", **PACKAGE)["ModelPackageArn"]
+        second = sagemaker.create_model_package(ModelPackageGroupName="fraud", **PACKAGE)["ModelPackageArn"]
+        with pytest.raises(sagemaker.exceptions.ConflictException):
+            sagemaker.delete_model_package_group(ModelPackageGroupName="fraud")
+        sagemaker.delete_model_package(ModelPackageName=first)
+        with pytest.raises(sagemaker.exceptions.ClientError, match="ValidationException"):
+            sagemaker.delete_model_package(ModelPackageName=first)
+        logs.create_log_group(logGroupName="/aws/sagemaker/ProcessingJobs")
+        for stream in ("run-1-evaluate-0/algo-1", "run-1-evaluate-10/algo-1"):
+            logs.create_log_stream(logGroupName="/aws/sagemaker/ProcessingJobs", logStreamName=stream)
+            logs.put_log_events(
+                logGroupName="/aws/sagemaker/ProcessingJobs",
+                logStreamName=stream,
+                logEvents=[{"timestamp": 1_800_000_000_000, "message": stream}],
+            )
+        machine = aws.state_machine_arn
+        arn = sfn.start_execution(stateMachineArn=machine, name="kept", input="{}")["executionArn"]
+        ended = aws.wait(arn)["status"]
+        events = [e["type"] for e in aws.history(arn)]
+    with EmbeddedAWS(state, deploy=False) as aws:
+        sagemaker, logs, sfn = aws.client("sagemaker"), aws.client("logs"), aws.client("stepfunctions")
+        listed = sagemaker.list_model_packages(ModelPackageGroupName="fraud")["ModelPackageSummaryList"]
+        assert [p["ModelPackageArn"] for p in listed] == [second]
+        assert [p["version"] for p in aws.store.get("registry")] == [2]
+        found = logs.filter_log_events(
+            logGroupName="/aws/sagemaker/ProcessingJobs", logStreamNamePrefix="run-1-evaluate-0/"
+        )["events"]
+        assert [e["message"] for e in found] == ["run-1-evaluate-0/algo-1"]
+        (execution,) = sfn.list_executions(stateMachineArn=aws.state_machine_arn)["executions"]
+        assert (execution["name"], execution["status"]) == ("kept", ended)
+        history = sfn.get_execution_history(executionArn=arn)["events"]
+        assert [e["type"] for e in history] == events and events[0] == "ExecutionStarted"
+
+        cloudformation, s3 = aws.client("cloudformation"), aws.client("s3")
+        cloudformation.delete_stack(StackName="stepwise")
+        stack = cloudformation.describe_stacks(StackName="stepwise")["Stacks"][0]
+        assert stack["StackStatus"] == "DELETE_FAILED" and "is not empty" in stack["StackStatusReason"]
+        versions = s3.list_object_versions(Bucket=aws.bucket)
+        objects = [{"Key": v["Key"], "VersionId": v["VersionId"]} for v in versions.get("Versions", [])]
+        s3.delete_objects(Bucket=aws.bucket, Delete={"Objects": objects})
+        sagemaker.delete_model_package(ModelPackageName=second)
+        sagemaker.delete_model_package_group(ModelPackageGroupName="fraud")
+        cloudformation.delete_stack(StackName="stepwise")
+        with pytest.raises(cloudformation.exceptions.ClientError, match="does not exist"):
+            cloudformation.describe_stacks(StackName="stepwise")
+        assert aws.client("lambda").list_layers()["Layers"] == []
+        assert aws.store.get("stack") is None and aws.store.executions() == []
+        assert aws.store.calls("sagemaker") == [] and aws.store.current_objects() == []
+
+
+def test_a_raw_http_request_finds_its_operation_and_reaches_the_backends(tmp_path: Path) -> None:
+    """What http_api.py does with a request: moto's router and parser name the operation and give the
+    parameters as botocore passes them; moto's dispatcher answers it from the embedded AWS's backends."""
+    from stepwise.emulator.aws import EmbeddedAWS
+
+    with EmbeddedAWS(tmp_path / "state", with_stack=False, enforce_iam=False) as aws:
+        aws.client("s3").create_bucket(Bucket="raw-requests")
+        url = "https://s3.amazonaws.com/raw-requests/raw/d1/claims.csv"
+        headers = {"Host": "s3.amazonaws.com", "Content-Type": "text/csv"}
+        name, params = moto_seams.http_operation("s3", "PUT", url, headers, b"policy_id\n1\n")
+        assert (name, params["Bucket"], params["Key"], params["Body"]) == (
+            "PutObject",
+            "raw-requests",
+            "raw/d1/claims.csv",
+            b"policy_id\n1\n",
+        )
+        status, _, _ = moto_seams.dispatch_http("PUT", url, headers, b"policy_id\n1\n")
+        assert status == 200
+        assert aws.client("s3").get_object(Bucket="raw-requests", Key="raw/d1/claims.csv")["Body"].read() == (
+            b"policy_id\n1\n"
+        )
+        body = json.dumps({"ModelPackageGroupName": "fraud"}).encode()
+        json_headers = {
+            "Content-Type": "application/x-amz-json-1.1",
+            "X-Amz-Target": "SageMaker.CreateModelPackageGroup",
+        }
+        sagemaker_url = "https://api.sagemaker.us-east-1.amazonaws.com/"
+        assert moto_seams.http_operation("sagemaker", "POST", sagemaker_url, json_headers, body) == (
+            "CreateModelPackageGroup",
+            {"ModelPackageGroupName": "fraud"},
+        )
+        assert moto_seams.dispatch_http("POST", sagemaker_url, json_headers, body)[0] == 200
+        groups = aws.client("sagemaker").list_model_package_groups()["ModelPackageGroupSummaryList"]
+        assert [g["ModelPackageGroupName"] for g in groups] == ["fraud"]
+        assert moto_seams.http_operation("sagemaker", "POST", sagemaker_url, {}, b"junk") is None

@@ -7,6 +7,8 @@ import datetime as dt
 import io
 import json
 
+import pytest
+
 from stepwise.console.progress import ProgressPrinter, failed_state, print_timeline, run_of, timeline
 
 T0 = dt.datetime(2026, 11, 28, 8, 0, 0, tzinfo=dt.UTC)
@@ -75,7 +77,8 @@ def test_plain_lines_show_each_state_and_the_failure_reason() -> None:
     assert lines[-1] == "  == FAILED"
 
 
-def test_live_view_redraws_running_states_and_keeps_finished_ones() -> None:
+def test_live_view_redraws_running_states_and_keeps_finished_ones(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NO_COLOR", "1")
     out = io.StringIO()
     printer = ProgressPrinter(stream=out, live=True)
     printer(HISTORY[:2])
@@ -86,6 +89,24 @@ def test_live_view_redraws_running_states_and_keeps_finished_ones() -> None:
     assert "\r\033[K" in text, "the running line is redrawn in place"
     assert "✗ Preprocess" in text and "(2 attempts)" in text
     assert "✓ NotifyFailure" in text
+
+
+@pytest.mark.parametrize(("no_color", "coloured"), [(None, True), ("1", False)])
+def test_marks_are_coloured_only_in_a_terminal_and_never_with_no_color(
+    monkeypatch: pytest.MonkeyPatch, no_color: str | None, coloured: bool
+) -> None:
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    monkeypatch.setenv("TERM", "xterm")
+    if no_color is not None:
+        monkeypatch.setenv("NO_COLOR", no_color)
+    live, plain = io.StringIO(), io.StringIO()
+    for out, is_live in ((live, True), (plain, False)):
+        printer = ProgressPrinter(stream=out, live=is_live)
+        printer(HISTORY[:7])
+        printer.finish()
+    assert ("\033[32m✓\033[0m" in live.getvalue()) is coloured
+    assert ("\033[31m✗\033[0m" in live.getvalue()) is coloured
+    assert "\033[3" not in plain.getvalue(), "no colour outside a terminal"
 
 
 def test_a_saved_history_prints_the_same_timeline() -> None:

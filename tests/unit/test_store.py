@@ -164,6 +164,32 @@ def test_logs_are_read_by_group_stream_prefix_and_after_a_position(store: Store)
     assert [timestamp for _, _, _, timestamp, _ in after] == [3, 4]
 
 
+def test_a_deleted_stack_is_forgotten_with_its_objects_logs_executions_and_blobs(store: Store) -> None:
+    store.put("stack", {"name": "stepwise"})
+    store.put("registry", [{"version": 1}])
+    store.record_object("stack-bucket", "raw/a.csv", b"gone", etag="e1", content_type=None, metadata=None)
+    store.record_object("other-bucket", "k", b"kept", etag="e2", content_type=None, metadata=None)
+    store.record_logs("/stepwise/stepwise/gate", "s", [(1, "gone")])
+    store.record_logs("/aws/sagemaker/ProcessingJobs", "job/algo-1", [(2, "kept")])
+    store.record_call("sagemaker", "CreateModelPackageGroup", {"ModelPackageGroupName": "g"})
+    store.save_execution(
+        {"name": "e", "executionArn": "arn:e", "status": "SUCCEEDED", "startDate": "2026"}, []
+    )
+    store.delete_logs("/aws/sagemaker/ProcessingJobs", "other-stream")  # another stream: nothing goes
+    assert len(store.log_events()) == 2
+
+    store.forget_stack(buckets=["stack-bucket"], log_groups=["/stepwise/stepwise/gate"], keep_calls=False)
+
+    assert store.get("stack") is None and store.get("registry") is None and store.executions() == []
+    assert [(o.bucket, o.key) for o in store.current_objects()] == [("other-bucket", "k")]
+    assert [row[1:] for row in store.log_events()] == [
+        ("/aws/sagemaker/ProcessingJobs", "job/algo-1", 2, "kept")
+    ]
+    assert store.calls() == []
+    blobs = sorted(path.read_bytes() for path in (store.root / "blobs").glob("*/*"))
+    assert blobs == [b"kept"]  # the deleted bucket's bytes went with it
+
+
 def test_meta_values_and_the_folders_salt_outlive_the_process(tmp_path: Path) -> None:
     first = Store(tmp_path / "state")
     assert first.get("stack", {"none": True}) == {"none": True}

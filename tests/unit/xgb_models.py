@@ -104,10 +104,61 @@ def deploy_endpoint(state_dir: Path, booster: xgb.Booster, model: str, endpoint:
         assert wait_while(sagemaker, endpoint, "Creating")["EndpointStatus"] == "InService"
 
 
+def deploy_in_stack(client, outputs: dict, booster: xgb.Booster, model: str, endpoint: str = "fraud") -> str:
+    """Deploy `booster` to endpoint `endpoint` of a stack as the Deploy Lambda does: model.tar.gz in the
+    stack's bucket, CreateModel as the stack's SageMaker role, CreateEndpointConfig, then CreateEndpoint
+    (or UpdateEndpoint when it exists); `client(service)` gives the clients (in-process or served).
+    Returns the endpoint's status once it has settled."""
+    key = f"runs/{model}/model.tar.gz"
+    client("s3").put_object(Bucket=outputs["BucketName"], Key=key, Body=model_tar_gz(booster))
+    sagemaker = client("sagemaker")
+    sagemaker.create_model(
+        ModelName=model,
+        PrimaryContainer={"Image": IMAGE, "ModelDataUrl": f"s3://{outputs['BucketName']}/{key}"},
+        ExecutionRoleArn=outputs["SageMakerExecutionRoleArn"],
+    )
+    sagemaker.create_endpoint_config(
+        EndpointConfigName=f"{model}-config",
+        ProductionVariants=[
+            {
+                "VariantName": "AllTraffic",
+                "ModelName": model,
+                "InitialInstanceCount": 1,
+                "InstanceType": "ml.m5.large",
+            }
+        ],
+    )
+    existing = [e["EndpointName"] for e in sagemaker.list_endpoints()["Endpoints"]]
+    if endpoint in existing:
+        sagemaker.update_endpoint(EndpointName=endpoint, EndpointConfigName=f"{model}-config")
+        return wait_while(sagemaker, endpoint, "Updating")["EndpointStatus"]
+    sagemaker.create_endpoint(EndpointName=endpoint, EndpointConfigName=f"{model}-config")
+    return wait_while(sagemaker, endpoint, "Creating")["EndpointStatus"]
+
+
+def stack_with_endpoint(state_dir: Path, booster: xgb.Booster, model: str, endpoint: str = "fraud") -> None:
+    """A state folder as `stepwise run` leaves one that deployed `booster`: the local stack, and the
+    endpoint serving it. The embedded AWS is closed again: no model server keeps running."""
+    from stepwise.emulator.aws import EmbeddedAWS
+
+    with EmbeddedAWS(state_dir) as aws:
+        assert deploy_in_stack(aws.client, aws.stack.outputs, booster, model, endpoint) == "InService"
+
+
+def served_clients(port: int):
+    """`client(service)` for the embedded AWS `stepwise serve` exposes on `port`; the stack's outputs."""
+
+    def client(service: str):
+        return boto3.client(service, endpoint_url=f"http://127.0.0.1:{port}", region_name="us-east-1")
+
+    stack = client("cloudformation").describe_stacks(StackName="stepwise")["Stacks"][0]
+    return client, {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}
+
+
 @contextlib.contextmanager
 def stepwise_serve(state_dir: Path, port: int, endpoint: str = "fraud") -> Iterator[subprocess.Popen]:
-    """`stepwise serve --port PORT` on the state folder, in a process of its own, until the block ends
-    (SIGTERM, as a supervisor stops it; it must exit with 0)."""
+    """`stepwise serve --port PORT` on the state folder (its embedded AWS and endpoints on one port), in
+    a process of its own, until the block ends (SIGTERM, as a supervisor stops it; it must exit with 0)."""
     serve = subprocess.Popen(
         [sys.executable, "-m", "stepwise.cli", "serve", "--port", str(port), "--state-dir", str(state_dir)],
         stdout=subprocess.PIPE,
@@ -116,8 +167,10 @@ def stepwise_serve(state_dir: Path, port: int, endpoint: str = "fraud") -> Itera
         cwd=REPO,
     )
     try:
-        banner = serve.stdout.readline()
-        assert f"http://127.0.0.1:{port}/endpoints/{endpoint}/invocations" in banner, serve.stderr.read()
+        lines = [serve.stdout.readline() for _ in range(2)]  # the API's line, then the endpoint's
+        assert f"http://127.0.0.1:{port}/endpoints/{endpoint}/invocations" in lines[1], lines + [
+            serve.stderr.read()
+        ]
         yield serve
     finally:
         serve.send_signal(signal.SIGTERM)
