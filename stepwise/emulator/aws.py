@@ -478,7 +478,8 @@ class EmbeddedAWS:
             chosen = project_root() / "template.yaml"
         if not chosen.is_file():
             raise cloudformation.DeployError(
-                f"{chosen} does not exist: pass the template to deploy with --template-file"
+                f"{chosen} does not exist: `stepwise run -t TEMPLATE` deploys the stack from another "
+                "copy of the project"
             )
         return chosen
 

@@ -338,7 +338,7 @@ class FunctionRunner:
 
     def close(self) -> None:
         """Restore the streams; forget every function's modules (the next runner starts them cold)."""
-        for name in [name for name, module in sys.modules.items() if self._owner_root(module)]:
+        for name in [name for name, module in list(sys.modules.items()) if self._owner_root(module)]:
             sys.modules.pop(name, None)
         self._modules.clear()
         self._handlers.clear()
@@ -461,7 +461,7 @@ class FunctionRunner:
         provided = _provided_names(function.package)
         displaced = {
             name: module
-            for name, module in sys.modules.items()
+            for name, module in list(sys.modules.items())
             if self._owner_root(module) or name.partition(".")[0] in provided
         }
         for name in displaced:
@@ -475,7 +475,7 @@ class FunctionRunner:
             sys.path[:] = saved_path
             own = {
                 name: module
-                for name, module in sys.modules.items()
+                for name, module in list(sys.modules.items())
                 if (getattr(module, "__file__", None) or "").startswith(roots)
             }
             for name in own:
