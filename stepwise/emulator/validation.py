@@ -74,9 +74,10 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-import botocore.session
 from botocore.exceptions import ClientError
 from botocore.model import OperationModel, ServiceModel, Shape
+
+from stepwise.emulator import service_models
 
 __all__ = [
     "MAX_REPORTED",
@@ -1330,18 +1331,9 @@ _MODEL_ERROR_CODES = {
 _NO_MODEL_CHECKS = {"s3", "s3control"}
 _ALIASES = {"states": "stepfunctions", "runtime.sagemaker": "sagemaker-runtime", "cloudwatchlogs": "logs"}
 
-_session_lock = threading.Lock()
 
-
-@functools.cache
-def _session() -> botocore.session.Session:
-    return botocore.session.get_session()
-
-
-@functools.cache
 def _service_model(service: str) -> ServiceModel:
-    with _session_lock:
-        return _session().get_service_model(service)
+    return service_models.service_model(service)
 
 
 def _protocol(service: str) -> str:
