@@ -11,7 +11,9 @@
    xgboost's in-process `Booster.predict(DMatrix(rows))` on the same rows, in this process, with one
    thread as the serving container uses (so the ratio is the cost of the endpoint path itself).
    Reported: p50 / p99 latency and rows/s of both, and endpoint / in-process ratios. Loops are bounded
-   by a request count and a time budget per case.
+   by a request count and a time budget per case. Where the endpoint's time goes: p50 of the same
+   body POSTed with http.client (no boto3) to the runtime API, and straight to a model server of the
+   same model (no runtime API hop).
 2. Runs, side by side: the embedded AWS's start-up in a new process (first deploy: CreateStack; cached:
    the stack re-created from the state folder), then `stepwise run` on the data with IAM enforced and
    with --no-iam (each on a fresh state folder; the difference is what IAM costs a run), then a second
@@ -27,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import http.client
 import json
 import signal
 import statistics
@@ -34,7 +37,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -153,6 +156,67 @@ def deploy_bench_endpoint(state: Path, artifact: bytes) -> float:
 
 
 @contextlib.contextmanager
+def model_server(booster: xgb.Booster, work: Path) -> Iterator[int]:
+    """The endpoint's model server process for `booster`, started by hand (no runtime API): its port."""
+    from stepwise.emulator.sagemaker.endpoints import free_port
+
+    model_dir = work / "model-server"
+    model_dir.mkdir()
+    booster.save_model(str(model_dir / model_archive.MODEL_FILE))
+    port = free_port()
+    command = [sys.executable, "-m", "stepwise.containers.xgboost_serving", "--model-dir", str(model_dir)]
+    server = subprocess.Popen(
+        [*command, "--port", str(port)], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        banner = server.stdout.readline()
+        if f"127.0.0.1:{port}" not in banner:
+            raise SystemExit(f"the model server did not start: {banner}{server.stderr.read()}")
+        yield port
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=30)
+
+
+def server_steps(booster: xgb.Booster, body: bytes, calls: int = 200) -> dict[str, float]:
+    """p50 ms of the model server's own steps for `body`, run in this process with its functions."""
+    from stepwise.containers import xgboost_serving as serving
+
+    features = serving.parse_csv(body, booster.num_features())
+    predictions = booster.inplace_predict(features)
+    steps = {
+        "parse_csv": lambda: serving.parse_csv(body, booster.num_features()),
+        "predict": lambda: booster.inplace_predict(features),
+        "encode": lambda: serving.encode_predictions(predictions, serving.CSV),
+    }
+    medians = {}
+    for name, step in steps.items():
+        step()
+        times = []
+        for _ in range(calls):
+            start = time.perf_counter()
+            step()
+            times.append(time.perf_counter() - start)
+        medians[name] = statistics.median(times) * 1000
+    return medians
+
+
+def raw_post(port: int, path: str, body: bytes) -> Callable[[], bytes]:
+    """A call that POSTs `body` as text/csv with http.client on one kept-alive connection."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+
+    def call() -> bytes:
+        connection.request("POST", path, body=body, headers={"Content-Type": "text/csv"})
+        response = connection.getresponse()
+        payload = response.read()
+        if response.status != 200:
+            raise SystemExit(f"POST {path} answered {response.status}: {payload[:500]!r}")
+        return payload
+
+    return call
+
+
+@contextlib.contextmanager
 def stepwise_serve(state: Path) -> Iterator[int]:
     """`stepwise serve` on the state folder, in a process of its own, as a user runs it: its port."""
     from stepwise.emulator.sagemaker.endpoints import free_port
@@ -185,7 +249,7 @@ def endpoint_latency(data_dir: Path, requests: int, seconds: float) -> dict:
         state = work / ".stepwise"
         # CreateEndpoint → InService: the model server's start-up (polled every 0.05 s)
         results["creating_s"] = deploy_bench_endpoint(state, model_tar_gz(booster))
-        with stepwise_serve(state) as port:
+        with stepwise_serve(state) as port, model_server(booster, work) as server_port:
             client = runtime_client(port)
             for count in ROWS_PER_REQUEST:
                 rows = rows_for(test, count)
@@ -205,9 +269,20 @@ def endpoint_latency(data_dir: Path, requests: int, seconds: float) -> dict:
 
                 served_times, local_times = timed_pair(through_endpoint, in_process, requests, seconds)
                 endpoint, local = summary(served_times, count), summary(local_times, count)
+                api_times, server_times = timed_pair(
+                    raw_post(port, "/endpoints/bench/invocations", body),
+                    raw_post(server_port, "/invocations", body),
+                    requests,
+                    seconds,
+                )
+                steps = server_steps(booster, body)
                 results["cases"][f"{count}_rows"] = {
+                    "model_server_steps_p50_ms": steps,
                     "endpoint": endpoint,
                     "in_process": local,
+                    # where the endpoint's time goes: without boto3, and without the runtime API's hop
+                    "raw_http_runtime_api_p50_ms": statistics.median(api_times) * 1000,
+                    "raw_http_model_server_p50_ms": statistics.median(server_times) * 1000,
                     "p50_ratio": endpoint["p50_ms"] / local["p50_ms"],
                     "p99_ratio": endpoint["p99_ms"] / local["p99_ms"],
                     "throughput_ratio": endpoint["rows_per_s"] / local["rows_per_s"],
@@ -377,6 +452,13 @@ def print_table(results: dict) -> None:
             f"{'':>12} {'ratio':>10} {values['p50_ratio']:9.1f} {values['p99_ratio']:9.1f} "
             f"{values['throughput_ratio']:12.3f}"
         )
+        print(
+            f"{'':>12} p50 without boto3 (http.client to the runtime API) "
+            f"{values['raw_http_runtime_api_p50_ms']:.3f} ms, straight to the model server "
+            f"{values['raw_http_model_server_p50_ms']:.3f} ms"
+        )
+        steps = ", ".join(f"{name} {ms:.3f} ms" for name, ms in values["model_server_steps_p50_ms"].items())
+        print(f"{'':>12} the model server's steps, in process: {steps}")
 
 
 def print_runs(results: dict) -> None:
