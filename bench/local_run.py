@@ -156,26 +156,32 @@ def deploy_bench_endpoint(state: Path, artifact: bytes) -> float:
 
 
 @contextlib.contextmanager
-def model_server(booster: xgb.Booster, work: Path) -> Iterator[int]:
-    """The endpoint's model server process for `booster`, started by hand (no runtime API): its port."""
+def listening(what: str, command: list[str]) -> Iterator[int]:
+    """Run `command` (which takes `--port`) in a process of its own until the block ends: its port, once
+    its first line of output says it listens there."""
     from stepwise.emulator.sagemaker.endpoints import free_port
 
-    model_dir = work / "model-server"
-    model_dir.mkdir()
-    booster.save_model(str(model_dir / model_archive.MODEL_FILE))
     port = free_port()
-    command = [sys.executable, "-m", "stepwise.containers.xgboost_serving", "--model-dir", str(model_dir)]
-    server = subprocess.Popen(
+    process = subprocess.Popen(
         [*command, "--port", str(port)], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
     try:
-        banner = server.stdout.readline()
+        banner = process.stdout.readline()
         if f"127.0.0.1:{port}" not in banner:
-            raise SystemExit(f"the model server did not start: {banner}{server.stderr.read()}")
+            raise SystemExit(f"{what} did not start: {banner}{process.stderr.read()}")
         yield port
     finally:
-        server.send_signal(signal.SIGTERM)
-        server.wait(timeout=30)
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
+
+
+def model_server(booster: xgb.Booster, work: Path) -> contextlib.AbstractContextManager[int]:
+    """The endpoint's model server process for `booster`, started by hand (no runtime API): its port."""
+    model_dir = work / "model-server"
+    model_dir.mkdir()
+    booster.save_model(str(model_dir / model_archive.MODEL_FILE))
+    command = [sys.executable, "-m", "stepwise.containers.xgboost_serving", "--model-dir", str(model_dir)]
+    return listening("the model server", command)
 
 
 def server_steps(booster: xgb.Booster, body: bytes, calls: int = 200) -> dict[str, float]:
@@ -216,22 +222,10 @@ def raw_post(port: int, path: str, body: bytes) -> Callable[[], bytes]:
     return call
 
 
-@contextlib.contextmanager
-def stepwise_serve(state: Path) -> Iterator[int]:
+def stepwise_serve(state: Path) -> contextlib.AbstractContextManager[int]:
     """`stepwise serve` on the state folder, in a process of its own, as a user runs it: its port."""
-    from stepwise.emulator.sagemaker.endpoints import free_port
-
-    port = free_port()
-    command = [sys.executable, "-m", "stepwise.cli", "serve", "--port", str(port), "--state-dir", str(state)]
-    serve = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        banner = serve.stdout.readline()
-        if f"127.0.0.1:{port}" not in banner:
-            raise SystemExit(f"stepwise serve did not start: {banner}{serve.stderr.read()}")
-        yield port
-    finally:
-        serve.send_signal(signal.SIGTERM)
-        serve.wait(timeout=30)
+    command = [sys.executable, "-m", "stepwise.cli", "serve", "--state-dir", str(state)]
+    return listening("stepwise serve", command)
 
 
 def endpoint_latency(data_dir: Path, requests: int, seconds: float) -> dict:
