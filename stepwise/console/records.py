@@ -10,7 +10,8 @@ writes them as they change): `stack` (the deployed stack: its resources' names, 
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 
 def stack_of(store: Any) -> dict:
@@ -82,6 +83,9 @@ def execution_records(source: Any, limit: int | None = None) -> list[dict]:
     return as_target(source).executions(limit)
 
 
+T = TypeVar("T")
+
+
 class AmbiguousRun(LookupError):
     """A run id prefix that names several executions: the message lists them."""
 
@@ -92,20 +96,37 @@ def find_execution(source: Any, name: str) -> dict | None:
 
 
 def find_record(records: list[dict], name: str) -> dict | None:
-    """`name` among execution records (newest first): its full name, a unique prefix, its run id (the
-    saved summary's), or 'last'. AmbiguousRun when a prefix names several."""
+    """`name` among execution records (newest first): 'last', or what `stepwise runs` shows in its RUN
+    column or any unique start of it: a run id (the saved summary's) or an execution name.
+    AmbiguousRun when a prefix names several."""
     if not records:
         return None
     if name == "last":
         return records[0]
-    exact = [r for r in records if r["execution"]["name"] == name]
-    if exact:
-        return exact[0]
-    by_run = [r for r in records if ((r.get("summary") or {}).get("run") or {}).get("id") == name]
-    if len(by_run) == 1:
-        return by_run[0]
-    matches = [r for r in records if r["execution"]["name"].startswith(name)]
-    if len(matches) > 1:
-        names = ", ".join(r["execution"]["name"] for r in matches[:10])
-        raise AmbiguousRun(f"{name!r} names {len(matches)} runs: {names}; give more of the name")
-    return matches[0] if matches else None
+    return pick_run(records, name, lambda r: (r["execution"]["name"], _summary_run_id(r)))
+
+
+def _summary_run_id(record: dict) -> str | None:
+    return ((record.get("summary") or {}).get("run") or {}).get("id")
+
+
+def run_label(record: dict) -> str:
+    """How `stepwise runs` names a run: its run id, else (a run that ended before ClaimRun) its
+    execution name."""
+    return _summary_run_id(record) or record["execution"]["name"]
+
+
+def pick_run(items: list[T], name: str, keys: Callable[[T], tuple[str, str | None]]) -> T | None:
+    """The one item whose execution name or run id (`keys(item)`) is `name`, else the one that either
+    starts with; None when none does, AmbiguousRun (listing them by run id) when several do."""
+    for matches in (
+        [i for i in items if name in keys(i)],
+        [i for i in items if any(key and key.startswith(name) for key in keys(i))],
+    ):
+        if len(matches) == 1:
+            return matches[0]
+        if len(matches) > 1:
+            labels = ", ".join(keys(i)[1] or keys(i)[0] for i in matches[:10])
+            more = f" and {len(matches) - 10} more" if len(matches) > 10 else ""
+            raise AmbiguousRun(f"{name!r} names {len(matches)} runs: {labels}{more}; give more of it")
+    return None

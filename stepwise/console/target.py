@@ -534,24 +534,15 @@ class CloudTarget(Target):
         return [self._record(item["executionArn"]) for item in self._list(limit)]
 
     def find_execution(self, name: str) -> dict | None:
-        from stepwise.console.records import AmbiguousRun
+        from stepwise.console.records import pick_run
 
         items = self._list(1 if name == "last" else None)
         if not items:
             return None
         if name == "last":
             return self._record(items[0]["executionArn"])
-        for matches in (
-            [i for i in items if i["name"] == name],
-            [i for i in items if run_id_of(i["name"], i["startDate"]) == name],
-            [i for i in items if i["name"].startswith(name)],
-        ):
-            if len(matches) == 1:
-                return self._record(matches[0]["executionArn"])
-            if len(matches) > 1:
-                names = ", ".join(i["name"] for i in matches[:10])
-                raise AmbiguousRun(f"{name!r} names {len(matches)} runs: {names}; give more of the name")
-        return None
+        found = pick_run(items, name, lambda i: (i["name"], run_id_of(i["name"], i["startDate"])))
+        return self._record(found["executionArn"]) if found else None
 
     # ---------------------------------------------------------------- SageMaker
     def packages(self) -> list[dict]:
