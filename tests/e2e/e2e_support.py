@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
@@ -105,6 +108,21 @@ def wait_for_process(folder: Path, marker: str, exclude: int = 0, timeout: float
     while not processes_under(folder, exclude=exclude, marker=marker):
         assert time.monotonic() < deadline, f"no process with {marker!r} in its command line started"
         time.sleep(0.02)
+
+
+@contextlib.contextmanager
+def sigint_default_in_children() -> Iterator[None]:
+    """Children started inside get SIGINT's default action, as a terminal's foreground command has,
+    even where this process was started with SIGINT ignored (a background job of a script, nohup:
+    Python then leaves it ignored, and a child would ignore Ctrl-C too). A caught signal is reset to
+    its default by exec, so catching it here for the moment is enough."""
+    previous = signal.getsignal(signal.SIGINT)
+    if previous == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def popen_stepwise(*args: str) -> subprocess.Popen:

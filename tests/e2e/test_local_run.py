@@ -19,6 +19,7 @@ from e2e_support import (
     processes_under,
     registered,
     s3_bytes,
+    sigint_default_in_children,
     stored,
     summary_of,
     wait_for_process,
@@ -162,14 +163,15 @@ def test_ctrl_c_stops_the_execution_and_its_jobs(stepwise, tutorial_data: Path, 
     import subprocess
 
     state = tmp_path / "state"
-    process = subprocess.Popen(
-        [*COMMAND, "run", "--state-dir", str(state), "--data", str(tutorial_data)],
-        cwd=REPO,
-        env=cli_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    with sigint_default_in_children():  # as a terminal starts it, whatever started these tests
+        process = subprocess.Popen(
+            [*COMMAND, "run", "--state-dir", str(state), "--data", str(tutorial_data)],
+            cwd=REPO,
+            env=cli_env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
     wait_for_process(state, "-train-", exclude=process.pid)  # the training job is running
     process.send_signal(signal.SIGINT)
     rest, _ = process.communicate(timeout=60)
