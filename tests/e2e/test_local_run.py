@@ -12,10 +12,8 @@ from pathlib import Path
 
 import pytest
 from e2e_support import (
-    COMMAND,
-    REPO,
     bucket_objects,
-    cli_env,
+    popen_stepwise,
     processes_under,
     registered,
     s3_bytes,
@@ -160,18 +158,10 @@ def test_bad_raw_data_fails_with_the_jobs_message_and_changes_nothing(
 
 def test_ctrl_c_stops_the_execution_and_its_jobs(stepwise, tutorial_data: Path, tmp_path: Path) -> None:
     import signal
-    import subprocess
 
     state = tmp_path / "state"
     with sigint_default_in_children():  # as a terminal starts it, whatever started these tests
-        process = subprocess.Popen(
-            [*COMMAND, "run", "--state-dir", str(state), "--data", str(tutorial_data)],
-            cwd=REPO,
-            env=cli_env(),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
+        process = popen_stepwise("run", "--state-dir", str(state), "--data", str(tutorial_data))
     wait_for_process(state, "-train-", exclude=process.pid)  # the training job is running
     process.send_signal(signal.SIGINT)
     rest, _ = process.communicate(timeout=60)
