@@ -415,8 +415,15 @@ def print_summary(summary: dict, stream: TextIO) -> None:
             f"  endpoint      : {endpoint['name']} {endpoint.get('status')} ({endpoint.get('config')})",
             file=stream,
         )
-        for sample in endpoint.get("samplePredictions", []):
-            print(f"      label {sample['label']}  ->  {sample['probability']:.4f}", file=stream)
+        samples = endpoint.get("samplePredictions") or []
+        if samples:
+            print(
+                f"  predictions   : {len(samples)} test rows through the endpoint, "
+                "true label -> probability of fraud:",
+                file=stream,
+            )
+            pairs = "   ".join(f"{sample['label']} -> {sample['probability']:.4f}" for sample in samples)
+            print(f"                  {pairs}", file=stream)
     failure = summary.get("failure")
     if failure:
         stopped = summary["status"] in ("ABORTED", "TIMED_OUT")

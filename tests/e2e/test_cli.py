@@ -93,6 +93,8 @@ def test_the_run_column_names_a_run_for_show_and_logs(stepwise, deployed: Path) 
         shown = stepwise("show", name, "--state-dir", str(deployed))
         assert shown.returncode == 0, shown.stderr
         assert "Succeeded" in shown.stdout and "ModelApprovalStatus=Approved" in shown.stdout
+        predictions = shown.stdout.split("true label -> probability of fraud:\n")[1].splitlines()[0]
+        assert len(predictions.split("->")) == 6, "five test rows, each with the endpoint's answer"
 
     logs = stepwise("logs", run, "Train", "--state-dir", str(deployed))
     assert logs.returncode == 0, logs.stderr
