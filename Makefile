@@ -61,4 +61,4 @@ bench: $(DEV_STAMP)
 	$(PY) bench/local_run.py
 
 clean:
-	rm -rf $(VENV) $(TOOLS) .stepwise .aws-sam .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(TOOLS) .stepwise .aws-sam .pytest_cache .ruff_cache build dist *.egg-info
