@@ -510,14 +510,15 @@ def runs_command(args: argparse.Namespace) -> int:
 
 
 def _record(target: Any, run: str) -> dict:
-    from stepwise.console.records import AmbiguousRun, run_label
+    from stepwise.console.records import AmbiguousRun
 
     try:
         record = target.find_execution(run)
     except AmbiguousRun as error:
         raise UsageError(str(error)) from None
     if record is None:
-        latest = ", ".join(run_label(r) for r in target.executions(3)) or "none yet"
+        listed = [run_row(target, r) for r in target.executions(3)]
+        latest = ", ".join(row["runId"] or row["name"] for row in listed) or "none yet"
         raise UsageError(f"no run {run!r} {target.where()} (latest: {latest}); `stepwise runs` lists them")
     return record
 

@@ -110,12 +110,6 @@ def _summary_run_id(record: dict) -> str | None:
     return ((record.get("summary") or {}).get("run") or {}).get("id")
 
 
-def run_label(record: dict) -> str:
-    """How `stepwise runs` names a run: its run id, else (a run that ended before ClaimRun) its
-    execution name."""
-    return _summary_run_id(record) or record["execution"]["name"]
-
-
 def pick_run(items: list[T], name: str, keys: Callable[[T], tuple[str, str | None]]) -> T | None:
     """The one item whose execution name or run id (`keys(item)`) is `name`, else the one that either
     starts with; None when none does, AmbiguousRun (listing them by run id) when several do."""

@@ -534,14 +534,29 @@ class CloudTarget(Target):
         return [self._record(item["executionArn"]) for item in self._list(limit)]
 
     def find_execution(self, name: str) -> dict | None:
-        from stepwise.console.records import pick_run
+        from stepwise.console.records import AmbiguousRun, pick_run
 
         items = self._list(1 if name == "last" else None)
         if not items:
             return None
         if name == "last":
             return self._record(items[0]["executionArn"])
-        found = pick_run(items, name, lambda i: (i["name"], run_id_of(i["name"], i["startDate"])))
+
+        def keys(item: dict) -> tuple[str, str]:
+            # the run id ClaimRun gives it; computed from the listing, so also for an execution that
+            # ended before ClaimRun, which `runs` lists by its name
+            return item["name"], run_id_of(item["name"], item["startDate"])
+
+        try:
+            found = pick_run(items, name, keys)
+        except AmbiguousRun:  # decide as `runs` lists them: a run id only where the history has one
+            from stepwise.console.commands import run_row
+
+            candidates = [i for i in items if any(key.startswith(name) for key in keys(i))]
+            records = [self._record(item["executionArn"]) for item in candidates]
+            listed = [(record, run_row(self, record)["runId"]) for record in records]
+            pair = pick_run(listed, name, lambda pair: (pair[0]["execution"]["name"], pair[1]))
+            return pair[0] if pair else None
         return self._record(found["executionArn"]) if found else None
 
     # ---------------------------------------------------------------- SageMaker

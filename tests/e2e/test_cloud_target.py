@@ -117,6 +117,15 @@ def test_the_read_commands_answer_the_same_through_the_apis_as_from_the_folder(s
             for key in ("status", "endState", "metrics", "gate", "modelPackage", "run"):
                 assert remote_doc["summary"].get(key) == local_doc["summary"].get(key), key
 
+    # a run is named as `runs` lists it, or by the start of that, through the APIs as from the folder
+    run_id = json.loads(cloud(served, "runs", "--json").stdout)["runs"][0]["runId"]
+    for name in (run_id, run_id[:15]):
+        shown = cloud(served, "show", name, "--json")
+        assert shown.returncode == 0, shown.stderr
+        assert json.loads(shown.stdout)["summary"]["run"]["id"] == run_id
+    unknown = cloud(served, "show", "no-such-run")
+    assert unknown.returncode == 2 and run_id in unknown.stderr, "the message lists runs as `runs` does"
+
     train = cloud(served, "logs", "last", "Train")
     assert train.returncode == 0 and "[Train]" in train.stdout and "validation-auc" in train.stdout, (
         train.stderr

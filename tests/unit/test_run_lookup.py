@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from stepwise.console.records import AmbiguousRun, find_record, run_label
+from stepwise.console.records import AmbiguousRun, find_record
 
 
 def _record(name: str, run_id: str | None = None) -> dict:
@@ -48,11 +48,3 @@ def test_a_start_several_runs_share_lists_them_as_runs_does() -> None:
 def test_nothing_matches() -> None:
     assert find_record(RECORDS, "zzz") is None
     assert find_record([], "last") is None
-
-
-def test_a_run_is_labelled_by_its_run_id_else_its_execution_name() -> None:
-    assert [run_label(r) for r in RECORDS] == [
-        "20261130-131702-155dee",
-        "337ed5db-b0ce-4f17-acb2-02b00c7ca266_dd4deaeb",
-        "20261130-131655-5f8759",
-    ]
