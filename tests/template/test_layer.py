@@ -9,46 +9,18 @@ installed distributions' metadata, so it needs neither sam nor the network.
 
 from __future__ import annotations
 
-import importlib.metadata
-import re
-
-from packaging.requirements import Requirement
 from template_support import REPO
+
+from stepwise.emulator.lambda_ import requirement_closure
 
 SHARED = REPO / "functions" / "shared"
 RUNTIME_SDK = {"boto3", "botocore", "s3transfer"}
 
 
-def _requirements(path) -> list[Requirement]:
-    lines = (line.split("#", 1)[0].strip() for line in path.read_text().splitlines())
-    return [Requirement(line) for line in lines if line]
-
-
-def _name(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
-
-
 def layer_distributions() -> set[str]:
-    """Every distribution the layer build installs, by the installed packages' own metadata."""
-    seen: set[str] = set()
-    pending = [(requirement, True) for requirement in _requirements(SHARED / "requirements.txt")]
-    pending += [(requirement, False) for requirement in _requirements(SHARED / "requirements-nodeps.txt")]
-    while pending:
-        requirement, follow = pending.pop()
-        name = _name(requirement.name)
-        if name in seen:
-            continue
-        seen.add(name)
-        if not follow:
-            continue
-        for text in importlib.metadata.requires(requirement.name) or []:
-            dependency = Requirement(text)
-            wanted = dependency.marker is None or any(
-                dependency.marker.evaluate({"extra": extra}) for extra in (requirement.extras or {""})
-            )
-            if wanted:
-                pending.append((dependency, True))
-    return seen
+    """Every distribution the layer build installs, by the installed packages' own metadata (the
+    closure the function runner also uses to decide what a function may import)."""
+    return requirement_closure([SHARED / "requirements.txt"], [SHARED / "requirements-nodeps.txt"])
 
 
 def test_the_layer_installs_powertools_and_the_xray_sdk_but_no_aws_sdk() -> None:
