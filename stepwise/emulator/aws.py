@@ -501,11 +501,20 @@ class EmbeddedAWS:
     _custom_answers: dict[str, Any] = {}
 
     def run_custom_resource(
-        self, *, logical_id: str, resource_type: str, stack_id: str, properties: dict
+        self,
+        *,
+        logical_id: str,
+        resource_type: str,
+        stack_id: str,
+        properties: dict,
+        request_type: str = "Create",
+        physical_id: str | None = None,
+        old_properties: dict | None = None,
     ) -> tuple[str, dict]:
-        """A custom resource (from the CloudFormation seam): its function answers at a ResponseURL."""
+        """A custom resource (from the CloudFormation seam): its function answers at a ResponseURL.
+        Re-creating the stored stack gives the stored answer, as the resource exists already."""
         stored = (self.store.get("stack") or {}).get("custom", {})
-        if self._restoring and logical_id in stored:
+        if request_type == "Create" and self._restoring and logical_id in stored:
             physical_id, data = stored[logical_id]
             self._custom_answers = {**self._custom_answers, logical_id: [physical_id, data]}
             return physical_id, data
@@ -516,17 +525,17 @@ class EmbeddedAWS:
             raise cloudformation.DeployError(
                 f"{logical_id}: ServiceToken {properties.get('ServiceToken')} is no function of the stack"
             )
-        previous = stored.get(logical_id)
         response_url = cloudformation.ResponseURL()
         try:
             event = cloudformation.custom_resource_event(
-                "Update" if previous else "Create",
+                request_type,
                 logical_id=logical_id,
                 resource_type=resource_type,
                 stack_id=stack_id,
                 properties=properties,
                 response_url=response_url.url,
-                physical_id=previous[0] if previous else None,
+                physical_id=physical_id,
+                old_properties=old_properties,
             )
             self.lambdas.invoke(function, event, log_name="_deploy")
             answer = response_url.response

@@ -19,7 +19,10 @@ Step Functions interpreter
   finds it: moto's interpreter backend.
 CloudFormation
 - `CustomModel.create_from_cloudformation_json`: a custom resource runs its function through the
-  owner (moto would invoke it in Docker and wait for an answer at a moto server URL).
+  owner (moto would invoke it in Docker and wait for an answer at a moto server URL);
+  `update_from_cloudformation_json`: an Update request when its properties change (moto has none).
+- `ResourceMap.build_resource_diff`: a resource that uses an updated custom resource is updated too.
+- `LambdaFunction.update_from_cloudformation_json`: Layers as ARNs (moto hands a !Ref over as the object).
 - `parsing.generate_resource_name`: physical names are stable per state folder (the stack is re-created in
   every process from its stored deployment, and the bucket must keep its name).
 - `AWS::S3::BucketPolicy`, which moto's CloudFormation lacks, is added as a model.
@@ -61,6 +64,7 @@ any of these.
 from __future__ import annotations
 
 import json
+import re
 import threading
 import types
 from typing import TYPE_CHECKING, Any
@@ -101,6 +105,7 @@ def _original(target: Any, name: str) -> Any:
 # ------------------------------------------------------------------------------------------------
 def moto_parts() -> types.SimpleNamespace:
     """moto's private modules and classes the seams patch or read."""
+    from moto.awslambda import models as lambda_models
     from moto.cloudformation import custom_model, parsing
     from moto.cloudformation import models as cloudformation_models
     from moto.core import models as core_models
@@ -128,6 +133,7 @@ def moto_parts() -> types.SimpleNamespace:
 
     parts = types.SimpleNamespace(
         custom_model=custom_model,
+        lambda_models=lambda_models,
         parsing=parsing,
         CloudFormationModel=CloudFormationModel,
         events_models=events_models,
@@ -171,7 +177,10 @@ def moto_parts() -> types.SimpleNamespace:
         (sagemaker_models.SageMakerModelBackend, "create_model_package"),
         (sagemaker_models.SageMakerModelBackend, "describe_model_package_group"),
         (custom_model.CustomModel, "create_from_cloudformation_json"),
+        (custom_model.CustomModel, "update_from_cloudformation_json"),
+        (lambda_models.LambdaFunction, "update_from_cloudformation_json"),
         (parsing, "generate_resource_name"),
+        (parsing.ResourceMap, "build_resource_diff"),
         (parsing, "get_model_map"),
         (events_models.Rule, "send_to_targets"),
         (s3_notifications, "_send_event_bridge_message"),
@@ -482,17 +491,88 @@ def _install_cloudformation(moto: types.SimpleNamespace) -> None:
     ) -> Any:
         properties = _json_safe_properties(cloudformation_json.get("Properties") or {})
         resource = custom_model.CustomModel(region_name, "", kwargs["LogicalId"], resource_name)
-        physical_id, data = owner().run_custom_resource(
-            logical_id=kwargs["LogicalId"],
-            resource_type=kwargs["ResourceType"],
-            stack_id=kwargs["StackId"],
-            properties=properties,
-        )
+        # what an Update needs later and moto's update call does not pass
+        resource.stepwise_request = {
+            "resource_type": kwargs["ResourceType"],
+            "stack_id": kwargs["StackId"],
+            "properties": properties,
+        }
+        request = resource.stepwise_request
+        physical_id, data = owner().run_custom_resource(logical_id=kwargs["LogicalId"], **request)
         resource.resource_name = physical_id
         resource.set_data(data)
         return resource
 
+    def update_custom_resource(
+        cls: Any,
+        original_resource: Any,
+        new_resource_name: str,
+        cloudformation_json: dict,
+        account_id: str,
+        region_name: str,
+    ) -> Any:
+        """A custom resource whose properties changed gets CloudFormation's Update: its function runs
+        with the physical id and the old properties (moto's CustomModel cannot update: the change was
+        lost and the resource left None)."""
+        previous = original_resource.stepwise_request
+        properties = _json_safe_properties(cloudformation_json.get("Properties") or {})
+        physical_id, data = owner().run_custom_resource(
+            logical_id=original_resource.logical_id,
+            resource_type=previous["resource_type"],
+            stack_id=previous["stack_id"],
+            properties=properties,
+            request_type="Update",
+            physical_id=original_resource.resource_name,
+            old_properties=previous["properties"],
+        )
+        original_resource.stepwise_request = {**previous, "properties": properties}
+        original_resource.resource_name = physical_id
+        original_resource.set_data(data)
+        return original_resource
+
     _patch(custom_model.CustomModel, "create_from_cloudformation_json", classmethod(create_custom_resource))
+    _patch(custom_model.CustomModel, "update_from_cloudformation_json", classmethod(update_custom_resource))
+
+    # CloudFormation updates a resource whose properties use a custom resource that was updated (the
+    # function's answer may differ: a new code prefix); moto diffs the unresolved JSON, so it would keep
+    # the old values (the state machine would still read the old processing code)
+    original_diff = moto.parsing.ResourceMap.build_resource_diff
+
+    def build_resource_diff(self: Any, other_template: dict, parameters: dict | None = None) -> dict:
+        actions = original_diff(self, other_template, parameters)
+        new = other_template["Resources"]
+        updated = {name for name in actions["Modify"] if _is_custom_resource(new[name].get("Type", ""))}
+        for name, resource in new.items():
+            if name in actions["Modify"] or name not in self._resource_json_map:
+                continue
+            if updated & _referenced_resources(resource.get("Properties") or {}):
+                actions["Modify"].append(name)
+        return actions
+
+    _patch(moto.parsing.ResourceMap, "build_resource_diff", build_resource_diff)
+
+    # moto's Lambda update applies a function's Layers, which a !Ref of a layer version hands over as
+    # the object (its create ignores them): give it the ARNs CloudFormation would
+    lambda_function = moto.lambda_models.LambdaFunction
+    original_function_update = lambda_function.update_from_cloudformation_json.__func__
+
+    def update_function(
+        cls: Any,
+        original_resource: Any,
+        new_resource_name: str,
+        cloudformation_json: dict,
+        account_id: str,
+        region_name: str,
+    ) -> Any:
+        properties = cloudformation_json.get("Properties") or {}
+        if "Layers" in properties:
+            layers = _json_safe_properties(properties["Layers"])
+            cloudformation_json = {**cloudformation_json, "Properties": {**properties, "Layers": layers}}
+        return original_function_update(
+            cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name
+        )
+
+    _patch(lambda_function, "update_from_cloudformation_json", classmethod(update_function))
 
     def generate_resource_name(resource_type: str, stack_name: str, logical_id: str) -> str:
         """moto's naming of a resource without an explicit name, with a stable suffix instead of a
@@ -528,6 +608,34 @@ def _forget_bucket_policy_model() -> None:
     _BUCKET_POLICY_MODEL = None
     gc.collect()  # __subclasses__() holds weak references: the class goes once unreferenced
     parsing.get_model_map.cache_clear()
+
+
+def _is_custom_resource(resource_type: str) -> bool:
+    return resource_type.startswith("Custom::") or resource_type == "AWS::CloudFormation::CustomResource"
+
+
+def _referenced_resources(value: Any) -> set[str]:
+    """The logical ids a template fragment refers to: Ref, Fn::GetAtt and ${X} / ${X.Attr} of Fn::Sub
+    (parameters and pseudo parameters come along: callers intersect with resource names)."""
+    if isinstance(value, list):
+        return set().union(*(_referenced_resources(item) for item in value))
+    if not isinstance(value, dict):
+        return set()
+    found: set[str] = set()
+    for key, item in value.items():
+        if key == "Ref" and isinstance(item, str):
+            found.add(item)
+        elif key == "Fn::GetAtt":
+            target = item[0] if isinstance(item, list) else str(item).split(".")[0]
+            found.add(str(target))
+        elif key == "Fn::Sub":
+            text = item[0] if isinstance(item, list) else item
+            found |= {name.split(".")[0] for name in re.findall(r"\$\{([^}!]+)\}", str(text))}
+            if isinstance(item, list):
+                found |= _referenced_resources(item[1:])
+        else:
+            found |= _referenced_resources(item)
+    return found
 
 
 def _json_safe_properties(value: Any) -> Any:

@@ -56,6 +56,25 @@ def test_the_unbroken_copy_passes(stepwise, tmp_path: Path) -> None:
     assert summary["endState"] == "Succeeded" and summary["endpoint"]["status"] == "InService"
 
 
+def test_a_changed_processing_script_is_deployed_and_run_by_the_next_run(stepwise, tmp_path: Path) -> None:
+    """As `sam deploy` after an edit: the changed code goes out in a change set (its layer is new, the
+    custom resource publishes it under a new prefix, the state machine reads that prefix) and the next
+    run trains again, since the code is part of what a run is fingerprinted by."""
+    template = project_copy(tmp_path / "project")
+    first = _run(stepwise, template, tmp_path / "state")
+    assert first["exitCode"] == 0 and first["endState"] == "Succeeded", first.get("failure")
+
+    marker = "evaluate.py as edited after the first deploy"
+    evaluate = template.parent / "processing" / "evaluate.py"
+    old = "from __future__ import annotations\n"
+    _replace(evaluate, old, f"{old}\nprint({marker!r}, flush=True)\n")
+    second = _run(stepwise, template, tmp_path / "state")
+    assert second["exitCode"] == 0 and second["endState"] == "Succeeded", second.get("failure")
+    assert second["modelPackage"]["version"] == 2, "new code is a new fingerprint: the run trains again"
+    logs = stepwise("logs", "last", "Evaluate", "--state-dir", str(tmp_path / "state"))
+    assert marker in logs.stdout, "the Evaluate job ran the code deployed by the first run"
+
+
 def test_a_role_missing_an_action_fails_the_state_that_needs_it(stepwise, tmp_path: Path) -> None:
     """The state machine may not start training jobs: Train fails with SageMaker's AccessDenied."""
     template = project_copy(tmp_path / "project")
