@@ -189,14 +189,6 @@ def _print_json(value: Any, args: argparse.Namespace | None = None) -> None:
     out.write("\n")
 
 
-def _store(state_dir: Path) -> Any:
-    from stepwise.emulator.store import Store
-
-    if not (state_dir / "stepwise.db").is_file():
-        raise UsageError(f"no local stack in {state_dir}: `stepwise run` creates one (or pass --state-dir)")
-    return Store(state_dir, create=False)
-
-
 # ================================================================================== run
 def _check_data_dir(data: Path) -> None:
     if not data.exists():
@@ -456,10 +448,17 @@ def _follow(aws: Any, started: list[str], args: argparse.Namespace) -> int:
 def _finish(state_dir: Path, summary: dict, args: argparse.Namespace) -> None:
     """Write the run's report.html, print the summary."""
     from stepwise.console.report import write_run_report
-    from stepwise.console.summary import print_summary
 
     summary["report"] = str(write_run_report(state_dir, summary["execution"]))
-    if args.json:
+    print_run_summary(summary, args)
+
+
+def print_run_summary(summary: dict, args: argparse.Namespace) -> None:
+    """A run's summary as `run`, `upload`, `approve` and `deploy` end, on either target: the
+    stepwise.summary/1 document with --json, else the text."""
+    from stepwise.console.summary import print_summary
+
+    if getattr(args, "json", False):
         _print_json({"schema": "stepwise.summary/1", **summary}, args)
     else:
         print_summary(summary, _out(args))
@@ -510,15 +509,14 @@ def runs_command(args: argparse.Namespace) -> int:
 
 
 def _record(target: Any, run: str) -> dict:
-    from stepwise.console.records import AmbiguousRun
+    from stepwise.console.records import AmbiguousRun, run_label
 
     try:
         record = target.find_execution(run)
     except AmbiguousRun as error:
         raise UsageError(str(error)) from None
     if record is None:
-        listed = [run_row(target, r) for r in target.executions(3)]
-        latest = ", ".join(row["runId"] or row["name"] for row in listed) or "none yet"
+        latest = ", ".join(run_label(r) for r in target.executions(3)) or "none yet"
         raise UsageError(f"no run {run!r} {target.where()} (latest: {latest}); `stepwise runs` lists them")
     return record
 

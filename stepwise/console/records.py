@@ -78,11 +78,6 @@ def serving_versions(source: Any) -> dict[str, dict]:
     return as_target(source).serving()
 
 
-def execution_records(source: Any, limit: int | None = None) -> list[dict]:
-    """Execution records, newest first."""
-    return as_target(source).executions(limit)
-
-
 T = TypeVar("T")
 
 
@@ -103,11 +98,22 @@ def find_record(records: list[dict], name: str) -> dict | None:
         return None
     if name == "last":
         return records[0]
-    return pick_run(records, name, lambda r: (r["execution"]["name"], _summary_run_id(r)))
+    return pick_run(records, name, lambda r: (r["execution"]["name"], run_id(r)))
 
 
-def _summary_run_id(record: dict) -> str | None:
-    return ((record.get("summary") or {}).get("run") or {}).get("id")
+def run_id(record: dict) -> str | None:
+    """The run id `stepwise runs` shows for an execution record: its saved summary's, else the one
+    ClaimRun gave it in its history (a run still recording, or left ABORTED by a kill); None for an
+    execution that ended before ClaimRun."""
+    from stepwise.console.progress import run_of
+
+    saved = ((record.get("summary") or {}).get("run") or {}).get("id")
+    return saved or (run_of(record.get("events") or []) or {}).get("id")
+
+
+def run_label(record: dict) -> str:
+    """How `stepwise runs` names a run: its run id, else its execution name."""
+    return run_id(record) or record["execution"]["name"]
 
 
 def pick_run(items: list[T], name: str, keys: Callable[[T], tuple[str, str | None]]) -> T | None:

@@ -26,7 +26,6 @@ import argparse
 import contextlib
 import hashlib
 import json
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -534,7 +533,7 @@ class CloudTarget(Target):
         return [self._record(item["executionArn"]) for item in self._list(limit)]
 
     def find_execution(self, name: str) -> dict | None:
-        from stepwise.console.records import AmbiguousRun, pick_run
+        from stepwise.console.records import AmbiguousRun, find_record, pick_run
 
         items = self._list(1 if name == "last" else None)
         if not items:
@@ -550,13 +549,8 @@ class CloudTarget(Target):
         try:
             found = pick_run(items, name, keys)
         except AmbiguousRun:  # decide as `runs` lists them: a run id only where the history has one
-            from stepwise.console.commands import run_row
-
             candidates = [i for i in items if any(key.startswith(name) for key in keys(i))]
-            records = [self._record(item["executionArn"]) for item in candidates]
-            listed = [(record, run_row(self, record)["runId"]) for record in records]
-            pair = pick_run(listed, name, lambda pair: (pair[0]["execution"]["name"], pair[1]))
-            return pair[0] if pair else None
+            return find_record([self._record(item["executionArn"]) for item in candidates], name)
         return self._record(found["executionArn"]) if found else None
 
     # ---------------------------------------------------------------- SageMaker
@@ -674,26 +668,25 @@ class CloudChanges(Changes):
     def follow(self, started: list[str], args: argparse.Namespace) -> int:
         """Watch the executions as they run (their histories, polled), then print the last one's
         summary. Ctrl-C stops watching; the run goes on."""
+        from stepwise.console.commands import _err, _out, _say, print_run_summary
         from stepwise.console.progress import ProgressPrinter
-        from stepwise.console.summary import build_summary, print_summary
+        from stepwise.console.summary import build_summary
 
         if not started:
-            print("No execution started: nothing to follow (`stepwise runs` lists them)", flush=True)
+            _say(args, "No execution started: nothing to follow (`stepwise runs` lists them)")
             return 1
         summary: dict = {}
-        sfn = self.client("stepfunctions")
-        out = sys.stderr if getattr(args, "json", False) else sys.stdout
+        out = _err(args) if getattr(args, "json", False) else _out(args)
         try:
             for arn in started:
                 print(f"Execution {arn.rsplit(':', 1)[1]}", file=out, flush=True)
                 printer = ProgressPrinter(stream=out)
                 seen = 0
                 while True:
-                    described = sfn.describe_execution(executionArn=arn)
-                    record = self.target._record(arn)
+                    record = self.target._record(arn)  # described before its history is read
                     printer(record["events"][seen:])
                     seen = len(record["events"])
-                    if described["status"] != "RUNNING":
+                    if record["execution"]["status"] != "RUNNING":
                         break
                     time.sleep(2.0)
                 printer.finish()
@@ -701,15 +694,11 @@ class CloudChanges(Changes):
         except KeyboardInterrupt:
             print(
                 "\nStopped watching; the run goes on (`stepwise show last` shows it).",
-                file=sys.stderr,
+                file=_err(args),
                 flush=True,
             )
             return 130
-        if getattr(args, "json", False):
-            json.dump(summary, sys.stdout, indent=2, default=str)
-            sys.stdout.write("\n")
-        else:
-            print_summary(summary, sys.stdout)
+        print_run_summary(summary, args)
         return 0 if summary.get("status") == "SUCCEEDED" else 1
 
 

@@ -169,6 +169,7 @@ def test_approve_starts_the_deploy_run_and_invoke_reaches_the_model(served) -> N
     approved = cloud(served, "approve", "1", "--json")
     assert approved.returncode == 0, approved.stderr[-3000:]
     summary = json.loads(approved.stdout)
+    assert summary["schema"] == "stepwise.summary/1", "the same document as a local run's"
     assert summary["status"] == "SUCCEEDED" and summary["endState"] == "Succeeded"
 
     status = json.loads(cloud(served, "status", "--json").stdout)

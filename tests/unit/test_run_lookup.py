@@ -48,3 +48,17 @@ def test_a_start_several_runs_share_lists_them_as_runs_does() -> None:
 def test_nothing_matches() -> None:
     assert find_record(RECORDS, "zzz") is None
     assert find_record([], "last") is None
+
+
+def test_a_run_without_a_saved_summary_is_found_by_the_run_id_in_its_history() -> None:
+    """A run `serve` is still recording, or one a kill left ABORTED, has no saved summary yet; `runs`
+    lists it by the run id ClaimRun gave it, so that id must find it."""
+    claimed = {
+        "type": "TaskStateExited",
+        "stateExitedEventDetails": {
+            "name": "ClaimRun",
+            "output": '{"run": {"id": "20261130-150000-abc123", "status": "claimed"}}',
+        },
+    }
+    record = {"execution": {"name": "e1"}, "summary": None, "events": [claimed]}
+    assert find_record([record], "20261130-150000") is record
