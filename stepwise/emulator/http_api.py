@@ -91,10 +91,10 @@ def is_runtime_route(path: str) -> bool:
 
 
 def _protocol(service: str) -> str:
-    from stepwise.emulator.service_models import service_model
+    from stepwise.emulator.service_models import protocol
 
     try:
-        return str(service_model(service).protocol)
+        return protocol(service)
     except Exception:  # noqa: BLE001
         return "json"
 

@@ -382,7 +382,7 @@ def _operation(service: str, operation: str) -> tuple[str, str]:
     model = _service_model(service)
     if operation not in model.operation_names:
         raise UnknownRequest(f"{service} has no operation {operation!r} in botocore's service model")
-    return iam_prefix(service), getattr(model, "resolved_protocol", model.protocol)
+    return iam_prefix(service), service_models.protocol(service)
 
 
 def _s3_sub_requests(operation: str, params: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any]]]:

@@ -27,3 +27,10 @@ def service_model(service: str) -> ServiceModel:
     botocore's UnknownServiceError for a name botocore does not know."""
     with _lock:
         return _session().get_service_model(service)
+
+
+def protocol(service: str) -> str:
+    """The protocol a botocore client of `service` speaks: the model's resolved one (CloudWatch's model
+    lists smithy-rpc-v2-cbor first, yet botocore's client speaks json), else the model's own."""
+    model = service_model(service)
+    return str(getattr(model, "resolved_protocol", None) or model.protocol)

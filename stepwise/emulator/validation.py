@@ -1337,7 +1337,7 @@ def _service_model(service: str) -> ServiceModel:
 
 
 def _protocol(service: str) -> str:
-    return _service_model(_ALIASES.get(service, service)).metadata.get("protocol", "json")
+    return service_models.protocol(_ALIASES.get(service, service))
 
 
 def _model_error_code(service: str) -> str:
