@@ -148,9 +148,7 @@ class ExecutionRecorder:
 
     def __init__(self, aws: Any) -> None:
         self.aws = aws
-        self.finished = {
-            r["execution"]["name"] for r in aws.store.executions() if r["execution"]["status"] != "RUNNING"
-        }
+        self.finished = {d["name"] for d in aws.store.execution_descriptions() if d["status"] != "RUNNING"}
 
     def _running_and_new(self) -> list[str]:
         if self.aws.stack is None:

@@ -26,7 +26,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -643,8 +642,7 @@ class EmbeddedAWS:
         `self.repairs`): executions it was running, endpoints whose model cannot be served, registered
         versions whose model artifact is gone. The caller holds the state folder's lock: no other
         process runs these executions."""
-        for record in self.store.executions():
-            described = record["execution"]
+        for described in self.store.execution_descriptions():
             if described.get("status") == "RUNNING":
                 self.store.mark_aborted(
                     described["name"], "the stepwise process running it ended before it did (killed?)"
@@ -731,8 +729,7 @@ class EmbeddedAWS:
     def _restore_executions(self) -> None:
         """The stack's earlier executions, for ListExecutions, DescribeExecution and GetExecutionHistory
         (their histories are read from the store when asked for)."""
-        for record in self.store.executions():
-            described = record["execution"]
+        for described in self.store.execution_descriptions():
             name = described["name"]
             moto_seams.restore_execution(
                 self.account_id, self.region, described, lambda name=name: self.store.execution_events(name)
@@ -866,12 +863,9 @@ class EmbeddedAWS:
             return self.client("stepfunctions").describe_execution(executionArn=execution_arn)
 
     def history(self, execution_arn: str) -> list[dict]:
-        events: list[dict] = []
         with self.principals.acting_as(None):
-            paginator = self.client("stepfunctions").get_paginator("get_execution_history")
-            for page in paginator.paginate(executionArn=execution_arn):
-                events.extend(page["events"])
-        return events
+            sfn = self.client("stepfunctions")
+            return _all(sfn, "get_execution_history", "events", executionArn=execution_arn)
 
     def wait(
         self,
@@ -931,4 +925,4 @@ def _quiet_moto_logs() -> None:
     logging.getLogger("moto").setLevel(logging.WARNING)
 
 
-__all__ = ["ACCOUNT_ID", "DEFAULT_STATE_DIR", "REGION", "EmbeddedAWS", "threading"]
+__all__ = ["ACCOUNT_ID", "DEFAULT_STATE_DIR", "REGION", "EmbeddedAWS"]

@@ -35,7 +35,7 @@ import os
 import threading
 import uuid
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -60,10 +60,6 @@ class Package:
     functions: dict[str, Any]  # function logical id -> lambda_.FunctionPackage
     digest: str  # of everything deployed: a change means an update
 
-    @property
-    def parameters(self) -> dict[str, Any]:
-        return self.template.get("Parameters", {})
-
 
 @dataclass
 class DeployedStack:
@@ -74,10 +70,6 @@ class DeployedStack:
     resources: dict[str, dict[str, str]]  # logical id -> {"type", "physical_id"}
     outputs: dict[str, str]
     parameters: dict[str, str]
-    template: dict = field(repr=False)
-
-    def physical_id(self, logical_id: str) -> str:
-        return self.resources[logical_id]["physical_id"]
 
     def of_type(self, resource_type: str) -> dict[str, str]:
         """logical id -> physical id of every resource of `resource_type`."""
@@ -336,7 +328,7 @@ class Deployer:
             Parameters=_parameter_list(parameters),
             Capabilities=CAPABILITIES,
         )
-        return self._finished(name, template, parameters, "CREATE_COMPLETE")
+        return self._finished(name, "CREATE_COMPLETE")
 
     def update(self, name: str, template: dict, parameters: dict[str, str]) -> DeployedStack:
         """A change set, as `sam deploy` makes one, executed at once."""
@@ -351,11 +343,9 @@ class Deployer:
             Capabilities=CAPABILITIES,
         )
         cloudformation.execute_change_set(StackName=name, ChangeSetName=change_set)
-        return self._finished(name, template, parameters, "UPDATE_COMPLETE")
+        return self._finished(name, "UPDATE_COMPLETE")
 
-    def _finished(
-        self, name: str, template: dict, parameters: dict[str, str], expected: str
-    ) -> DeployedStack:
+    def _finished(self, name: str, expected: str) -> DeployedStack:
         cloudformation = self.clients("cloudformation")
         described = cloudformation.describe_stacks(StackName=name)["Stacks"][0]
         if described["StackStatus"] != expected:
@@ -379,7 +369,6 @@ class Deployer:
             parameters={
                 p["ParameterKey"]: p.get("ParameterValue", "") for p in described.get("Parameters", [])
             },
-            template=template,
         )
 
 

@@ -192,8 +192,9 @@ class RequestGate:
         caller = self.principals.caller(principal)
         decision = authorizer.authorize(caller, service, operation, params, region=self.region)
         if not decision.allowed:
-            self._record(decision.error())
-            raise decision.error().client_error()
+            error = decision.error()
+            self._record(error)
+            raise error.client_error()
         if service == "s3" and operation in ("GetObject", "HeadObject") and params.get("Key") is not None:
             bucket, key = params.get("Bucket"), params["Key"]
             if not self.object_exists(bucket, key):

@@ -7,11 +7,12 @@
 - The scheduler sends "Scheduled Event" for a schedule rule (`scheduled_event`).
 An event goes to every ENABLED rule of the default bus whose pattern matches (moto's matcher); a rule
 whose target is a state machine starts an execution *as the target's role* (states:StartExecution is
-authorized against it), with the event as input (the target's Input/InputPath/InputTransformer when
-set) and named as EventBridge names it: `<event id>_<random id>`. A delivery that fails (the role may
-not start the state machine) is recorded as a failed invocation, as EventBridge counts it; nothing
-starts. `duplicates` > 0 delivers every event that many extra times (EventBridge delivers at least
-once: a rehearsal of duplicate deliveries).
+authorized against it), with the event as input (the target's Input or InputPath when set;
+InputTransformer is not emulated and refused) and named as EventBridge names it:
+`<event id>_<random id>`. A delivery that fails (the role may not start the state machine) is
+recorded as a failed invocation, as EventBridge counts it; nothing starts. `duplicates` > 0 delivers
+every event that many extra times, whichever way it came (EventBridge delivers at least once: a
+rehearsal of duplicate deliveries).
 """
 
 from __future__ import annotations
@@ -164,24 +165,22 @@ class EventBridge:
         )
         self.publish(event)
 
-    def publish(
-        self, event: dict, *, rules: list[Any] | None = None, ignore_state: bool = False
-    ) -> list[str]:
+    def publish(self, event: dict) -> list[str]:
         """Deliver `event` to every enabled rule whose pattern matches; the executions started."""
         started = []
-        for rule in rules if rules is not None else self._rules():
-            if not ignore_state and getattr(rule, "state", "ENABLED") != "ENABLED":
+        for rule in self._rules():
+            if getattr(rule, "state", "ENABLED") != "ENABLED":
                 continue
             if not rule.event_pattern.matches_event(event):
                 continue
-            for _ in range(1 + self.duplicates):
-                started += self.deliver_to_rule(rule, event)
+            started += self.deliver_to_rule(rule, event)
         return started
 
     def deliver_to_rule(self, rule: Any, event: dict) -> list[str]:
-        """Deliver `event` to `rule`'s Step Functions targets (moto delivers to the others)."""
+        """Deliver `event` to `rule`'s Step Functions targets (moto delivers to the others), once and
+        `duplicates` times more, whichever way the event came (at-least-once delivery)."""
         started = []
-        for target in rule.targets:
+        for target in [t for t in rule.targets for _ in range(1 + self.duplicates)]:
             arn = str(target.get("Arn", ""))
             if not arn.startswith("arn:aws:states:"):
                 continue

@@ -404,7 +404,7 @@ def _install_stepfunctions(moto: types.SimpleNamespace) -> None:
     _patch(lambda_eval_utils, "execute_lambda_function_integration", execute_lambda_function_integration)
 
     def wait_interval(self: Any, env: Any, wait_seconds: int) -> None:
-        owner().clock.wait(wait_seconds, is_running=env.is_running, woken=env.program_state_event)
+        owner().clock.wait(wait_seconds, is_running=env.is_running)
 
     _patch(moto.WaitFunction, "_wait_interval", wait_interval)
     _patch(

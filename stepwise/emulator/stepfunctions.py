@@ -169,7 +169,7 @@ class Clock:
             self._generation += 1
             self._changed.notify_all()
 
-    def wait(self, seconds: float, *, is_running: Callable[[], bool], woken: threading.Event | None) -> None:
+    def wait(self, seconds: float, *, is_running: Callable[[], bool]) -> None:
         deadline = time.monotonic() + scaled_seconds(seconds, self.wait_scale)
         with self._changed:
             generation = self._generation
@@ -181,8 +181,6 @@ class Clock:
                 if self._generation != generation:
                     return
                 self._changed.wait(min(remaining, 0.05))
-            if woken is not None and woken.is_set() and not is_running():
-                return
 
     def retry_sleep(self, seconds: float) -> None:
         time.sleep(seconds * self.retry_scale)

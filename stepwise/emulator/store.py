@@ -318,6 +318,12 @@ class Store:
             for description, events, summary, parameters in rows
         ]
 
+    def execution_descriptions(self) -> list[dict]:
+        """Every saved execution's DescribeExecution result, oldest first: what a start-up needs, without
+        reading and parsing every history."""
+        rows = self._read("SELECT description FROM executions ORDER BY started, name")
+        return [json.loads(description) for (description,) in rows]
+
     # ---------------------------------------------------------------- logs
     def record_logs(self, log_group: str, stream: str, events: list[tuple[int, str]]) -> None:
         with self._write() as db:
