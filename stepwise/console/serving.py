@@ -223,12 +223,12 @@ class _Servers:
         self.lock = threading.Lock()
 
     def start(self, name: str, record: dict) -> Any:
-        from stepwise.emulator.sagemaker.endpoints import start_model_server
+        from stepwise.emulator.sagemaker.endpoints import recorded_model_dir, start_model_server
 
         server = start_model_server(
             self.supervisor,
             name,
-            self.state_dir / "endpoints" / record["ModelDir"],
+            recorded_model_dir(self.state_dir / "endpoints", record),
             endpoint_config_name=record["EndpointConfigName"],
             variant_name=record.get("VariantName", "AllTraffic"),
             model_data_url=record.get("ModelDataUrl", ""),

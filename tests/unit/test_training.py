@@ -393,6 +393,22 @@ def test_training_job_failure_carries_the_containers_reason(training: Training) 
     assert training.finished[-1] == ("training", f"{RUN}-train-1", "Failed")
 
 
+def test_a_container_that_exits_non_zero_fails_the_job_even_with_a_model(training: Training) -> None:
+    """SageMaker fails a training job whose container exits non-zero, whatever it wrote."""
+
+    class ExitsNonZero:
+        def run(self, *args: object, **kwargs: object) -> tuple[str, int]:
+            outcome, _ = training.aws.supervisor.run(*args, **kwargs)
+            return outcome, 1
+
+    job = request(f"{RUN}-train-9")
+    result = training.run(job, supervisor=ExitsNonZero())
+    assert (training.folder(job) / "opt" / "ml" / "model" / "xgboost-model").is_file()
+    assert result["TrainingJobStatus"] == "Failed"
+    assert result["FailureReason"].startswith("AlgorithmError: exit code 1: ")
+    assert "ModelArtifacts" not in result
+
+
 def test_a_non_xgboost_image_fails_the_job_before_anything_runs(training: Training) -> None:
     image = "123456789012.dkr.ecr.us-east-1.amazonaws.com/my-trainer:latest"
     spec = {"TrainingImage": image, "TrainingInputMode": "File"}

@@ -105,6 +105,19 @@ class ModelServer:
         return " | ".join(lines[-LOG_TAIL_LINES:])
 
 
+def recorded_model_dir(endpoints_dir: Path, record: dict) -> Path:
+    """The model folder an endpoint record names, inside the endpoints folder; EndpointStartError
+    otherwise (a state folder edited by hand must not make a command read or delete anything outside
+    it)."""
+    root = Path(endpoints_dir).resolve()
+    folder = (root / str(record.get("ModelDir", ""))).resolve()
+    if not folder.is_relative_to(root) or folder == root:
+        raise EndpointStartError(
+            f"its recorded model folder {record.get('ModelDir')!r} is not inside {root}: refused"
+        )
+    return folder
+
+
 def free_port() -> int:
     import socket
 
@@ -281,15 +294,7 @@ class Endpoints:
             self._remove_model_dir(old_record)
 
     def model_dir(self, record: dict) -> Path:
-        """The model folder a record names, inside the endpoints folder; EndpointStartError otherwise (a
-        state folder edited by hand must not make a command read or delete anything outside it)."""
-        root = self.services.work_dir.resolve()
-        folder = (root / str(record.get("ModelDir", ""))).resolve()
-        if not folder.is_relative_to(root) or folder == root:
-            raise EndpointStartError(
-                f"its recorded model folder {record.get('ModelDir')!r} is not inside {root}: refused"
-            )
-        return folder
+        return recorded_model_dir(self.services.work_dir, record)
 
     def _remove_model_dir(self, record: dict) -> None:
         try:

@@ -309,7 +309,7 @@ class SyncJobs:
                     filter(None, [str(_SRC_ROOT), os.environ.get("PYTHONPATH")])
                 )
                 max_seconds = (request.get("StoppingCondition") or {}).get("MaxRuntimeInSeconds")
-                outcome, _ = self.services.supervisor.run(
+                outcome, exit_code = self.services.supervisor.run(
                     [sys.executable, "-m", TRAINING_MODULE, "--root", str(root)],
                     log_path=log_path,
                     cwd=workdir,
@@ -336,8 +336,13 @@ class SyncJobs:
                         SecondaryStatus="MaxRuntimeExceeded",
                         FailureReason=f"Training job reached MaxRuntimeInSeconds ({max_seconds} s)",
                     )
-                elif failure_file.is_file() or not model_file.is_file():
+                elif exit_code != 0 or failure_file.is_file() or not model_file.is_file():
+                    # SageMaker fails a job whose container exits non-zero, whatever it wrote
                     reason = failure_file.read_text().strip() if failure_file.is_file() else ""
+                    if not reason and exit_code != 0:
+                        reason = (
+                            f"AlgorithmError: exit code {exit_code}: {_last_line(log_path)} (see {log_path})"
+                        )
                     result.update(
                         TrainingJobStatus="Failed",
                         SecondaryStatus="Failed",
